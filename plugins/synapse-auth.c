@@ -1,0 +1,192 @@
+/* synapse-auth: the auth step on Synapse. Logs in as the admin with a
+ * password, learns the server name from the returned user ID, proves the
+ * account is a server admin, and logs that session out at the end so
+ * repeated runs leave no devices behind. */
+#include "config.h"
+
+#include <mxprov/mxprov.h>
+
+typedef struct {
+  gchar *access_token; /* secret */
+} SynapseAuth;
+
+static void
+synapse_auth_free (gpointer data)
+{
+  SynapseAuth *self = data;
+  mxprov_secret_free (self->access_token);
+  g_free (self);
+}
+
+static gboolean
+synapse_auth_init (MxprovPlugin *plugin, GKeyFile *config, const gchar *group, GError **error)
+{
+  mxprov_plugin_set_data (plugin, g_new0 (SynapseAuth, 1), synapse_auth_free);
+  return TRUE;
+}
+
+/* Servers that delegate login to an OIDC provider (MAS, MSC3861) accept
+ * no password and cannot puppet users: refuse them before sending one. */
+static gboolean
+check_password_login (MxprovHttp *http, GError **error)
+{
+  g_autoptr(json_object) answer = NULL;
+  json_object *flows = NULL;
+
+  answer = mxprov_http_request (http, "GET", "/_matrix/client/v3/login", NULL, NULL, NULL, error);
+  if (answer == NULL)
+    return FALSE;
+  if (json_object_object_get_ex (answer, "flows", &flows)
+      && json_object_is_type (flows, json_type_array))
+    {
+      for (gsize i = 0; i < json_object_array_length (flows); i++)
+        {
+          json_object *type = NULL;
+          if (json_object_object_get_ex (json_object_array_get_idx (flows, i), "type", &type)
+              && g_strcmp0 (json_object_get_string (type), "m.login.password") == 0)
+            return TRUE;
+        }
+    }
+  g_set_error_literal (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
+                       "the server does not offer password login (m.login.password); its login is "
+                       "probably delegated to an OIDC provider, where accounts created through the "
+                       "admin API cannot log in. Provision accounts in that provider instead");
+  return FALSE;
+}
+
+static gboolean
+synapse_auth_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
+{
+  SynapseAuth *self = mxprov_plugin_get_data (plugin);
+  MxprovHttp *http = mxprov_context_get_http (context);
+  g_autoptr(MxprovSecretJson) body = NULL;
+  g_autoptr(MxprovSecretJson) answer = NULL;
+  g_autoptr(json_object) admin_answer = NULL;
+  g_autoptr(GError) error_local = NULL;
+  g_autofree gchar *server_name = NULL;
+  g_autofree gchar *escaped = NULL;
+  g_autofree gchar *path = NULL;
+  json_object *identifier;
+  const gchar *admin_user = mxprov_context_lookup (context, "admin.user", error);
+  const gchar *password;
+  const gchar *user_id;
+  const gchar *token;
+  gboolean is_admin = FALSE;
+
+  if (admin_user == NULL)
+    return FALSE;
+  password = mxprov_context_lookup (context, "admin.password", error);
+  if (password == NULL)
+    return FALSE;
+  if (!check_password_login (http, error))
+    return FALSE;
+
+  body = json_object_new_object ();
+  json_object_object_add (body, "type", json_object_new_string ("m.login.password"));
+  identifier = json_object_new_object ();
+  json_object_object_add (identifier, "type", json_object_new_string ("m.id.user"));
+  json_object_object_add (identifier, "user", json_object_new_string (admin_user));
+  json_object_object_add (body, "identifier", identifier);
+  json_object_object_add (body, "password", json_object_new_string (password));
+  json_object_object_add (body, "initial_device_display_name", json_object_new_string ("mxprov"));
+
+  answer = mxprov_http_request (http, "POST", "/_matrix/client/v3/login", NULL, body, NULL,
+                                &error_local);
+  if (answer == NULL)
+    {
+      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN))
+        g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                    "admin login as '%s' refused; check the admin user and password: ",
+                                    admin_user);
+      else
+        g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                    "admin login as '%s' failed: ", admin_user);
+      return FALSE;
+    }
+  user_id = mxprov_json_get_string (answer, "user_id", error);
+  token = user_id != NULL ? mxprov_json_get_string (answer, "access_token", error) : NULL;
+  if (token == NULL)
+    {
+      g_prefix_error (error, "admin login: ");
+      return FALSE;
+    }
+  /* Keep the token before anything else can fail, so cleanup logs it out. */
+  self->access_token = g_strdup (token);
+  mxprov_context_set (context, "admin.token", token, MXPROV_CONTEXT_FLAG_SECRET);
+  mxprov_context_set (context, "admin.user_id", user_id, MXPROV_CONTEXT_FLAG_NONE);
+
+  /* The server name is the part after ':' of our own ID; it may differ
+   * from the URL's host (matrix.example.com serving example.com). */
+  server_name = mxprov_matrix_server_name_from_user_id (user_id, error);
+  if (server_name == NULL)
+    return FALSE;
+  mxprov_context_set (context, "server.name", server_name, MXPROV_CONTEXT_FLAG_NONE);
+
+  escaped = mxprov_http_escape (user_id);
+  path = g_strdup_printf ("/_synapse/admin/v1/users/%s/admin", escaped);
+  admin_answer = mxprov_http_request (http, "GET", path, self->access_token, NULL, NULL,
+                                      &error_local);
+  if (admin_answer == NULL)
+    {
+      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN))
+        g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_NOT_ADMIN,
+                     "%s is not a server admin; log in with an admin account "
+                     "(synapse: register_new_matrix_user --admin, or set admin in the users table)",
+                     user_id);
+      else if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_UNRECOGNIZED)
+               || g_error_matches (error_local, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_NOT_JSON))
+        g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                    "the Synapse admin API (/_synapse/admin) is not reachable; "
+                                    "is it blocked by a reverse proxy, or is this not Synapse? ");
+      else
+        g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                    "checking that %s is a server admin: ", user_id);
+      return FALSE;
+    }
+  if (!mxprov_json_get_bool (admin_answer, "admin", &is_admin, error))
+    return FALSE;
+  if (!is_admin)
+    {
+      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_NOT_ADMIN,
+                   "%s is not a server admin; log in with an admin account", user_id);
+      return FALSE;
+    }
+  g_info ("logged in as server admin %s (server name %s)", user_id, server_name);
+  return TRUE;
+}
+
+static void
+synapse_auth_cleanup (MxprovPlugin *plugin, MxprovContext *context)
+{
+  SynapseAuth *self = mxprov_plugin_get_data (plugin);
+  g_autoptr(json_object) answer = NULL;
+  g_autoptr(GError) error = NULL;
+
+  if (self->access_token == NULL)
+    return;
+  /* Every password login made a device; logging out deletes it. */
+  answer = mxprov_http_request (mxprov_context_get_http (context), "POST",
+                                "/_matrix/client/v3/logout", self->access_token, NULL, NULL,
+                                &error);
+  if (answer == NULL)
+    g_warning ("could not log the admin session out, so it keeps a device named 'mxprov': %s",
+               error->message);
+  g_clear_pointer (&self->access_token, mxprov_secret_free);
+  mxprov_context_remove (context, "admin.token");
+}
+
+static const gchar *const requires[] = { "admin.user", "admin.password", NULL };
+static const gchar *const provides[] = { "admin.token", "admin.user_id", "server.name", NULL };
+
+MXPROV_PLUGIN_DEFINE (
+  .name = "synapse-auth",
+  .step = "auth",
+  .backend = "synapse",
+  .description = "Password login as a Synapse server admin; logs out when done",
+  .requires = requires,
+  .provides = provides,
+  .options = NULL,
+  .init = synapse_auth_init,
+  .run = synapse_auth_run,
+  .cleanup = synapse_auth_cleanup,
+)

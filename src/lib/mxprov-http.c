@@ -1,0 +1,600 @@
+/* mxprov-http.c: the JSON-over-HTTP client every step uses.
+ *
+ * One CURL easy handle per run keeps the connection (and TLS session) to
+ * the homeserver alive across steps. Buffers that may hold passwords or
+ * tokens (request bodies, Authorization headers, answers) are wiped after
+ * use. */
+#include "config.h"
+
+#include <string.h>
+#include <curl/curl.h>
+
+#include <mxprov/mxprov-error.h>
+#include <mxprov/mxprov-http.h>
+#include <mxprov/mxprov-secret.h>
+
+#define DEFAULT_CONNECT_TIMEOUT_MS 10000
+#define DEFAULT_REQUEST_TIMEOUT_MS 60000
+/* Every answer we expect is a few hundred bytes; a megabyte means
+ * something else is answering. */
+#define DEFAULT_MAX_RESPONSE_SIZE (1024 * 1024)
+#define DEFAULT_RATE_LIMIT_RETRIES 3
+#define DEFAULT_RATE_LIMIT_MAX_WAIT_MS 60000
+/* Wait used when a 429 carries neither retry_after_ms nor Retry-After. */
+#define DEFAULT_RATE_LIMIT_WAIT_MS 1000
+
+struct _MxprovHttp {
+  CURL *curl;
+  gchar *base_url;
+  gchar *ca_file;
+  guint connect_timeout_ms;
+  guint request_timeout_ms;
+  gsize max_response_size;
+  guint rate_limit_retries;
+  guint rate_limit_max_wait_ms;
+  guint n_requests;
+  gint64 total_us;
+};
+
+typedef struct {
+  GString *body;
+  gsize max_size;
+  gboolean too_large;
+  gint64 retry_after_header_ms;
+} HttpExchange;
+
+static void
+http_exchange_clear (HttpExchange *exchange)
+{
+  g_clear_pointer (&exchange->body, mxprov_secret_gstring_free);
+}
+
+G_DEFINE_AUTO_CLEANUP_CLEAR_FUNC (HttpExchange, http_exchange_clear)
+
+static void
+curl_slist_free_wiped (struct curl_slist *list)
+{
+  /* curl copies header strings; ours carry the bearer token. */
+  for (struct curl_slist *l = list; l != NULL; l = l->next)
+    mxprov_secret_wipe (l->data, strlen (l->data));
+  curl_slist_free_all (list);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_tokener, json_tokener_free)
+
+typedef struct curl_slist CurlSlist;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (CurlSlist, curl_slist_free_wiped)
+
+gchar *
+mxprov_http_escape (const gchar *segment)
+{
+  /* NULL allowed set: everything but RFC 3986 unreserved characters is
+   * encoded, so '@', ':', '!' and '/' cannot change the path's meaning. */
+  return g_uri_escape_string (segment, NULL, FALSE);
+}
+
+static gboolean
+validate_base_url (const gchar *base_url, GError **error)
+{
+  g_autoptr(GUri) uri = NULL;
+  g_autoptr(GError) error_local = NULL;
+  const gchar *scheme;
+
+  uri = g_uri_parse (base_url, G_URI_FLAGS_NONE, &error_local);
+  if (uri == NULL)
+    {
+      g_set_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_INVALID_URL,
+                   "invalid homeserver URL '%s': %s (expected e.g. https://matrix.example.com)",
+                   base_url, error_local->message);
+      return FALSE;
+    }
+  scheme = g_uri_get_scheme (uri);
+  if (g_ascii_strcasecmp (scheme, "https") != 0 && g_ascii_strcasecmp (scheme, "http") != 0)
+    {
+      g_set_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_INVALID_URL,
+                   "invalid homeserver URL '%s': scheme must be https:// (or http://)",
+                   base_url);
+      return FALSE;
+    }
+  if (g_uri_get_host (uri) == NULL || *g_uri_get_host (uri) == '\0')
+    {
+      g_set_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_INVALID_URL,
+                   "invalid homeserver URL '%s': no host", base_url);
+      return FALSE;
+    }
+  /* Credentials in the URL would be sent to the server and shown in traces. */
+  if (g_uri_get_userinfo (uri) != NULL || g_uri_get_query (uri) != NULL
+      || g_uri_get_fragment (uri) != NULL)
+    {
+      g_set_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_INVALID_URL,
+                   "invalid homeserver URL '%s': user info, query and fragment are not allowed",
+                   base_url);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+MxprovHttp *
+mxprov_http_new (const gchar *base_url, GError **error)
+{
+  g_autofree gchar *normalized = NULL;
+  MxprovHttp *self;
+  gsize len;
+
+  g_return_val_if_fail (base_url != NULL, NULL);
+
+  if (!validate_base_url (base_url, error))
+    return NULL;
+  normalized = g_strdup (base_url);
+  len = strlen (normalized);
+  while (len > 0 && normalized[len - 1] == '/')
+    normalized[--len] = '\0';
+
+  self = g_new0 (MxprovHttp, 1);
+  self->curl = curl_easy_init ();
+  if (self->curl == NULL)
+    {
+      g_free (self);
+      g_set_error_literal (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_FAILED,
+                           "cannot initialise libcurl");
+      return NULL;
+    }
+  self->base_url = g_steal_pointer (&normalized);
+  self->connect_timeout_ms = DEFAULT_CONNECT_TIMEOUT_MS;
+  self->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
+  self->max_response_size = DEFAULT_MAX_RESPONSE_SIZE;
+  self->rate_limit_retries = DEFAULT_RATE_LIMIT_RETRIES;
+  self->rate_limit_max_wait_ms = DEFAULT_RATE_LIMIT_MAX_WAIT_MS;
+  return self;
+}
+
+void
+mxprov_http_free (MxprovHttp *self)
+{
+  if (self == NULL)
+    return;
+  curl_easy_cleanup (self->curl);
+  g_free (self->base_url);
+  g_free (self->ca_file);
+  g_free (self);
+}
+
+const gchar *
+mxprov_http_get_base_url (MxprovHttp *self)
+{
+  return self->base_url;
+}
+
+void
+mxprov_http_set_ca_file (MxprovHttp *self, const gchar *ca_file)
+{
+  g_free (self->ca_file);
+  self->ca_file = g_strdup (ca_file);
+}
+
+void
+mxprov_http_set_timeouts (MxprovHttp *self, guint connect_timeout_ms,
+                          guint request_timeout_ms)
+{
+  self->connect_timeout_ms = connect_timeout_ms;
+  self->request_timeout_ms = request_timeout_ms;
+}
+
+void
+mxprov_http_set_max_response_size (MxprovHttp *self, gsize max_bytes)
+{
+  self->max_response_size = max_bytes;
+}
+
+void
+mxprov_http_set_rate_limit_policy (MxprovHttp *self, guint max_retries,
+                                   guint max_wait_ms)
+{
+  self->rate_limit_retries = max_retries;
+  self->rate_limit_max_wait_ms = max_wait_ms;
+}
+
+void
+mxprov_http_get_stats (MxprovHttp *self, guint *out_requests, gint64 *out_total_us)
+{
+  if (out_requests != NULL)
+    *out_requests = self->n_requests;
+  if (out_total_us != NULL)
+    *out_total_us = self->total_us;
+}
+
+static size_t
+write_cb (char *data, size_t size, size_t nmemb, void *user_data)
+{
+  HttpExchange *exchange = user_data;
+  gsize n = size * nmemb;
+
+  if (exchange->body->len + n > exchange->max_size)
+    {
+      exchange->too_large = TRUE;
+      return 0; /* makes curl fail with CURLE_WRITE_ERROR */
+    }
+  g_string_append_len (exchange->body, data, (gssize) n);
+  return n;
+}
+
+static size_t
+header_cb (char *data, size_t size, size_t nitems, void *user_data)
+{
+  HttpExchange *exchange = user_data;
+  gsize n = size * nitems;
+  static const gchar name[] = "retry-after:";
+
+  /* Only the delay-seconds form: Synapse sends that; the date form is
+   * ignored and retry_after_ms (or our default) applies. */
+  if (n > sizeof name - 1 && g_ascii_strncasecmp (data, name, sizeof name - 1) == 0)
+    {
+      g_autofree gchar *value = g_strstrip (g_strndup (data + sizeof name - 1,
+                                                       n - (sizeof name - 1)));
+      guint64 seconds;
+      if (g_ascii_string_to_unsigned (value, 10, 0, 86400, &seconds, NULL))
+        exchange->retry_after_header_ms = (gint64) seconds * 1000;
+    }
+  return n;
+}
+
+static void
+set_curl_error (GError **error, CURLcode code, const gchar *errbuf,
+                const HttpExchange *exchange, const gchar *method, const gchar *url)
+{
+  const gchar *detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror (code);
+  MxprovHttpError kind;
+  const gchar *hint;
+
+  switch (code)
+    {
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      kind = MXPROV_HTTP_ERROR_RESOLVE;
+      hint = "check the host name in --homeserver";
+      break;
+    case CURLE_COULDNT_CONNECT:
+      kind = MXPROV_HTTP_ERROR_CONNECT;
+      hint = "is the homeserver running, and are the URL and port right?";
+      break;
+    case CURLE_OPERATION_TIMEDOUT:
+      kind = MXPROV_HTTP_ERROR_TIMEOUT;
+      hint = "the server did not answer in time; try again later or raise --timeout";
+      break;
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CERTPROBLEM:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_CIPHER:
+      kind = MXPROV_HTTP_ERROR_TLS;
+      hint = "the server's certificate could not be verified; use --cacert FILE for a private CA";
+      break;
+    case CURLE_GOT_NOTHING:
+    case CURLE_RECV_ERROR:
+    case CURLE_SEND_ERROR:
+    case CURLE_PARTIAL_FILE:
+      kind = MXPROV_HTTP_ERROR_CONNECTION_LOST;
+      hint = "the connection broke before the answer was complete; the request may or may not have taken effect";
+      break;
+    case CURLE_WRITE_ERROR:
+      if (exchange->too_large)
+        {
+          g_set_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_TOO_LARGE,
+                       "%s %s: the answer exceeds %" G_GSIZE_FORMAT " bytes; this is not a Matrix API answer",
+                       method, url, exchange->max_size);
+          return;
+        }
+      kind = MXPROV_HTTP_ERROR_FAILED;
+      hint = "local write error";
+      break;
+    case CURLE_URL_MALFORMAT:
+    case CURLE_UNSUPPORTED_PROTOCOL:
+      kind = MXPROV_HTTP_ERROR_INVALID_URL;
+      hint = "check --homeserver";
+      break;
+    default:
+      kind = MXPROV_HTTP_ERROR_FAILED;
+      hint = "network error";
+      break;
+    }
+  g_set_error (error, MXPROV_HTTP_ERROR, kind, "%s %s: %s (%s)", method, url, detail, hint);
+}
+
+/* Turn a non-2xx JSON answer into a MXPROV_MATRIX_ERROR. */
+static GError *
+matrix_error_from_json (guint status, json_object *obj, gint64 retry_after_header_ms)
+{
+  json_object *member;
+  const gchar *errcode = NULL;
+  const gchar *message = NULL;
+  gint64 retry_after_ms = retry_after_header_ms;
+
+  if (json_object_object_get_ex (obj, "errcode", &member)
+      && json_object_is_type (member, json_type_string))
+    errcode = json_object_get_string (member);
+  if (json_object_object_get_ex (obj, "error", &member)
+      && json_object_is_type (member, json_type_string))
+    message = json_object_get_string (member);
+  /* Dendrite answers some shared-secret errors with {"message": …} only. */
+  else if (json_object_object_get_ex (obj, "message", &member)
+           && json_object_is_type (member, json_type_string))
+    message = json_object_get_string (member);
+  if (json_object_object_get_ex (obj, "retry_after_ms", &member)
+      && json_object_is_type (member, json_type_int))
+    retry_after_ms = json_object_get_int64 (member);
+  if (status == 429 && errcode == NULL)
+    errcode = "M_LIMIT_EXCEEDED";
+  return mxprov_matrix_error_new (status, errcode, message, retry_after_ms);
+}
+
+static json_object *
+parse_json_object (const GString *body, guint status, const gchar *content_type,
+                   const gchar *method, const gchar *path, GError **error)
+{
+  g_autoptr(json_tokener) tok = json_tokener_new ();
+  json_object *obj;
+
+  obj = json_tokener_parse_ex (tok, body->str, (int) body->len);
+  if (obj == NULL || json_tokener_get_parse_end (tok) != body->len
+      || !json_object_is_type (obj, json_type_object))
+    {
+      g_clear_pointer (&obj, json_object_put);
+      g_set_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_NOT_JSON,
+                   "%s %s: the server answered HTTP %u with %s%s, not a Matrix JSON object "
+                   "(a reverse proxy's error page? check that the homeserver behind it is running)",
+                   method, path, status,
+                   content_type != NULL ? content_type : "no content type",
+                   body->len == 0 ? " and an empty body" : "");
+      return NULL;
+    }
+  return obj;
+}
+
+
+static void
+wipe_serialized (const gchar *text)
+{
+  /* The serialized body lives in the json_object's print buffer; it held
+   * the password, so zero it before the object is released. */
+  if (text != NULL)
+    mxprov_secret_wipe ((gpointer) text, strlen (text));
+}
+
+json_object *
+mxprov_http_request (MxprovHttp *self, const gchar *method, const gchar *path,
+                     const gchar *access_token, json_object *body,
+                     guint *out_status, GError **error)
+{
+  g_autofree gchar *url = NULL;
+  const gchar *payload = NULL;
+  guint rate_limited = 0;
+
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (method != NULL, NULL);
+  g_return_val_if_fail (path != NULL && path[0] == '/', NULL);
+
+  url = g_strconcat (self->base_url, path, NULL);
+  if (body != NULL)
+    payload = json_object_to_json_string_ext (body, JSON_C_TO_STRING_PLAIN
+                                                    | JSON_C_TO_STRING_NOSLASHESCAPE);
+
+  for (;;)
+    {
+      g_auto(HttpExchange) exchange = { .retry_after_header_ms = -1 };
+      g_autoptr(CurlSlist) headers = NULL;
+      g_autoptr(json_object) obj = NULL;
+      g_autoptr(GError) error_local = NULL;
+      gchar errbuf[CURL_ERROR_SIZE] = "";
+      const gchar *content_type = NULL;
+      long status = 0;
+      gint64 start_us;
+      gint64 elapsed_us;
+      CURLcode rc;
+
+      exchange.body = g_string_sized_new (512);
+      exchange.max_size = self->max_response_size;
+
+      headers = curl_slist_append (headers, "Accept: application/json");
+      if (payload != NULL)
+        headers = curl_slist_append (headers, "Content-Type: application/json");
+      if (access_token != NULL)
+        {
+          g_autoptr(MxprovSecret) auth = g_strconcat ("Authorization: Bearer ",
+                                                      access_token, NULL);
+          headers = curl_slist_append (headers, auth);
+        }
+      /* Expect: 100-continue would add a round trip for bodies over 1 kB. */
+      headers = curl_slist_append (headers, "Expect:");
+
+      curl_easy_reset (self->curl);
+      curl_easy_setopt (self->curl, CURLOPT_URL, url);
+      curl_easy_setopt (self->curl, CURLOPT_CUSTOMREQUEST, method);
+      curl_easy_setopt (self->curl, CURLOPT_HTTPHEADER, headers);
+      curl_easy_setopt (self->curl, CURLOPT_USERAGENT, "mxprov/" PACKAGE_VERSION);
+      curl_easy_setopt (self->curl, CURLOPT_NOSIGNAL, 1L);
+      curl_easy_setopt (self->curl, CURLOPT_ERRORBUFFER, errbuf);
+#if LIBCURL_VERSION_NUM >= 0x075500
+      curl_easy_setopt (self->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+      curl_easy_setopt (self->curl, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+      /* A redirect would replay the admin's credentials somewhere else. */
+      curl_easy_setopt (self->curl, CURLOPT_FOLLOWLOCATION, 0L);
+      curl_easy_setopt (self->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+      curl_easy_setopt (self->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+      if (self->ca_file != NULL)
+        curl_easy_setopt (self->curl, CURLOPT_CAINFO, self->ca_file);
+      curl_easy_setopt (self->curl, CURLOPT_CONNECTTIMEOUT_MS, (long) self->connect_timeout_ms);
+      curl_easy_setopt (self->curl, CURLOPT_TIMEOUT_MS, (long) self->request_timeout_ms);
+      curl_easy_setopt (self->curl, CURLOPT_WRITEFUNCTION, write_cb);
+      curl_easy_setopt (self->curl, CURLOPT_WRITEDATA, &exchange);
+      curl_easy_setopt (self->curl, CURLOPT_HEADERFUNCTION, header_cb);
+      curl_easy_setopt (self->curl, CURLOPT_HEADERDATA, &exchange);
+      if (payload != NULL)
+        {
+          curl_easy_setopt (self->curl, CURLOPT_POSTFIELDS, payload);
+          curl_easy_setopt (self->curl, CURLOPT_POSTFIELDSIZE, (long) strlen (payload));
+        }
+
+      start_us = g_get_monotonic_time ();
+      rc = curl_easy_perform (self->curl);
+      elapsed_us = g_get_monotonic_time () - start_us;
+      self->n_requests++;
+      self->total_us += elapsed_us;
+
+      if (rc != CURLE_OK)
+        {
+          g_info ("%s %s -> %s (%.1f ms)", method, path, curl_easy_strerror (rc),
+                  elapsed_us / 1000.0);
+          set_curl_error (error, rc, errbuf, &exchange, method, url);
+          wipe_serialized (payload);
+          return NULL;
+        }
+      curl_easy_getinfo (self->curl, CURLINFO_RESPONSE_CODE, &status);
+      curl_easy_getinfo (self->curl, CURLINFO_CONTENT_TYPE, &content_type);
+      g_info ("%s %s -> %ld (%.1f ms)", method, path, status, elapsed_us / 1000.0);
+
+      obj = parse_json_object (exchange.body, (guint) status, content_type, method, path,
+                               &error_local);
+      if (status >= 200 && status < 300)
+        {
+          if (obj == NULL)
+            {
+              g_propagate_error (error, g_steal_pointer (&error_local));
+              wipe_serialized (payload);
+              return NULL;
+            }
+          if (out_status != NULL)
+            *out_status = (guint) status;
+          wipe_serialized (payload);
+          return g_steal_pointer (&obj);
+        }
+
+      if (obj == NULL)
+        {
+          g_propagate_error (error, g_steal_pointer (&error_local));
+          wipe_serialized (payload);
+          return NULL;
+        }
+
+      if (status >= 300 && status < 400)
+        {
+          g_set_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_FAILED,
+                       "%s %s: the server redirected (HTTP %ld), which mxprov does not follow; "
+                       "give the final client API URL as --homeserver", method, path, status);
+          wipe_serialized (payload);
+          return NULL;
+        }
+
+      error_local = matrix_error_from_json ((guint) status, obj, exchange.retry_after_header_ms);
+      if (status == 429 && rate_limited < self->rate_limit_retries)
+        {
+          gint64 wait_ms = mxprov_matrix_error_get_retry_after_ms (error_local);
+          if (wait_ms < 0)
+            wait_ms = DEFAULT_RATE_LIMIT_WAIT_MS;
+          if (wait_ms <= (gint64) self->rate_limit_max_wait_ms)
+            {
+              rate_limited++;
+              g_message ("%s %s: rate limited by the server, retrying in %.1f s (%u of %u)",
+                         method, path, wait_ms / 1000.0, rate_limited,
+                         self->rate_limit_retries);
+              g_usleep ((gulong) wait_ms * 1000);
+              continue;
+            }
+        }
+      if (status == 429)
+        g_prefix_error (&error_local,
+                        "%s %s: still rate limited after %u retries; try again later: ",
+                        method, path, rate_limited);
+      else
+        g_prefix_error (&error_local, "%s %s: ", method, path);
+      g_propagate_error (error, g_steal_pointer (&error_local));
+      wipe_serialized (payload);
+      return NULL;
+    }
+}
+
+const gchar *
+mxprov_json_get_string (json_object *obj, const gchar *member, GError **error)
+{
+  json_object *value = NULL;
+
+  if (obj == NULL || !json_object_object_get_ex (obj, member, &value)
+      || !json_object_is_type (value, json_type_string)
+      || json_object_get_string_len (value) == 0)
+    {
+      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_BAD_ANSWER,
+                   "the server's answer has no string \"%s\"", member);
+      return NULL;
+    }
+  return json_object_get_string (value);
+}
+
+gboolean
+mxprov_json_get_bool (json_object *obj, const gchar *member, gboolean *out_value,
+                      GError **error)
+{
+  json_object *value = NULL;
+
+  if (obj != NULL && json_object_object_get_ex (obj, member, &value))
+    {
+      if (json_object_is_type (value, json_type_boolean))
+        {
+          *out_value = json_object_get_boolean (value);
+          return TRUE;
+        }
+      if (json_object_is_type (value, json_type_int))
+        {
+          *out_value = json_object_get_int64 (value) != 0;
+          return TRUE;
+        }
+    }
+  g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_BAD_ANSWER,
+               "the server's answer has no boolean \"%s\"", member);
+  return FALSE;
+}
+
+static void
+wipe_json_strings (json_object *obj)
+{
+  switch (json_object_get_type (obj))
+    {
+    case json_type_string:
+      mxprov_secret_wipe ((gpointer) json_object_get_string (obj),
+                          (gsize) json_object_get_string_len (obj));
+      break;
+    case json_type_object:
+      {
+        json_object_object_foreach (obj, key, value)
+          {
+            (void) key;
+            if (value != NULL)
+              wipe_json_strings (value);
+          }
+      }
+      break;
+    case json_type_array:
+      for (gsize i = 0; i < json_object_array_length (obj); i++)
+        {
+          json_object *item = json_object_array_get_idx (obj, i);
+          if (item != NULL)
+            wipe_json_strings (item);
+        }
+      break;
+    case json_type_null:
+    case json_type_boolean:
+    case json_type_double:
+    case json_type_int:
+    default:
+      break;
+    }
+}
+
+void
+mxprov_json_wipe_and_put (json_object *obj)
+{
+  if (obj == NULL)
+    return;
+  wipe_json_strings (obj);
+  json_object_put (obj);
+}

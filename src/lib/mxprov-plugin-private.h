@@ -1,0 +1,16 @@
+/* mxprov-plugin-private.h: the plugin instance, for the host's loader.
+ * Not installed: plugins see MxprovPlugin as opaque. */
+#pragma once
+
+#include <mxprov/mxprov-plugin.h>
+
+G_BEGIN_DECLS
+
+/* Takes ownership of `module` (may be NULL for built-in test plugins). */
+MxprovPlugin *mxprov_plugin_new (GModule *module, const MxprovPluginInfo *info,
+                                 const gchar *filename);
+void mxprov_plugin_free (MxprovPlugin *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MxprovPlugin, mxprov_plugin_free)
+const gchar *mxprov_plugin_get_filename (MxprovPlugin *self);
+
+G_END_DECLS

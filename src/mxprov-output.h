@@ -1,0 +1,19 @@
+/* mxprov-output.h: the bundle file, created 0600 and never overwritten. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+typedef struct _MxprovOutput MxprovOutput;
+
+/* Create `filename` exclusively (O_EXCL, mode 0600) now, before anything
+ * is provisioned, so "file exists" cannot waste an account. */
+MxprovOutput *mxprov_output_create (const gchar *filename, GError **error);
+/* Write `text` and a newline, fsync and close. */
+gboolean mxprov_output_commit (MxprovOutput *self, const gchar *text, GError **error);
+/* Remove a file that was created but never committed. */
+void mxprov_output_free (MxprovOutput *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MxprovOutput, mxprov_output_free)
+
+G_END_DECLS

@@ -1,0 +1,268 @@
+/* mxprov-pipeline.c: contract checking and the step runner.
+ *
+ * The runner follows fwupd's plugin runner: a NULL vfunc means "nothing to
+ * do", FALSE without a GError is a plugin bug the host reports itself, and
+ * errors are prefixed with the plugin's name so the admin knows which step
+ * failed. */
+#include "config.h"
+
+#include <mxprov/mxprov-plugin.h>
+#include "mxprov-loader.h"
+#include "mxprov-pipeline.h"
+
+G_DEFINE_QUARK (mxprov-pipeline-error-quark, mxprov_pipeline_error)
+
+struct _MxprovPipeline {
+  GPtrArray *plugins; /* MxprovPlugin, in step order */
+};
+
+/* Inputs the host fills from the command line or [provision]; the hint
+ * tells the admin how to give them. */
+static const struct {
+  const gchar *key;
+  const gchar *hint;
+} input_hints[] = {
+  { "homeserver", "--homeserver URL (or homeserver= in [provision])" },
+  { "admin.user", "--admin-user NAME (or admin-user= in [provision])" },
+  { "admin.password", "--admin-password-file FILE, MXPROV_ADMIN_PASSWORD, or a terminal to prompt on" },
+  { "user.localpart", "--username NAME" },
+  { "user.displayname", "--display-name NAME (or display-name= in [provision])" },
+};
+
+const gchar *
+mxprov_pipeline_input_hint (const gchar *key)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (input_hints); i++)
+    if (g_strcmp0 (input_hints[i].key, key) == 0)
+      return input_hints[i].hint;
+  return NULL;
+}
+
+MxprovPipeline *
+mxprov_pipeline_new_from_plugins (GPtrArray *plugins)
+{
+  MxprovPipeline *self = g_new0 (MxprovPipeline, 1);
+  self->plugins = plugins;
+  return self;
+}
+
+void
+mxprov_pipeline_free (MxprovPipeline *self)
+{
+  if (self == NULL)
+    return;
+  /* Later steps may hold data from earlier ones' modules: free in reverse. */
+  while (self->plugins->len > 0)
+    g_ptr_array_remove_index (self->plugins, self->plugins->len - 1);
+  g_ptr_array_unref (self->plugins);
+  g_free (self);
+}
+
+static gboolean
+check_plugin_options (MxprovPlugin *plugin, GKeyFile *keyfile, const gchar *group,
+                      const gchar *source, GError **error)
+{
+  const MxprovPluginInfo *info = mxprov_plugin_get_info_struct (plugin);
+  g_auto(GStrv) keys = g_key_file_get_keys (keyfile, group, NULL, NULL);
+
+  for (gsize i = 0; keys != NULL && keys[i] != NULL; i++)
+    {
+      if (g_strcmp0 (keys[i], "plugin") == 0)
+        continue;
+      if (info->options == NULL || !g_strv_contains (info->options, keys[i]))
+        {
+          g_autofree gchar *known = info->options != NULL
+                                    ? g_strjoinv (", ", (gchar **) info->options)
+                                    : g_strdup ("none");
+          g_set_error (error, MXPROV_CONFIG_ERROR, MXPROV_CONFIG_ERROR_UNKNOWN_KEY,
+                       "%s: [%s] '%s' is not an option of plugin '%s' (its options: %s)",
+                       source, group, keys[i], info->name, known);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+MxprovPipeline *
+mxprov_pipeline_new (MxprovStepConfig *config, const gchar *const *plugin_dirs,
+                     GError **error)
+{
+  g_autoptr(GPtrArray) plugins = g_ptr_array_new_with_free_func ((GDestroyNotify) mxprov_plugin_free);
+
+  for (gsize i = 0; config->steps[i] != NULL; i++)
+    {
+      const gchar *step = config->steps[i];
+      g_autoptr(MxprovPlugin) plugin = NULL;
+      const MxprovPluginInfo *info;
+      g_autoptr(GError) error_local = NULL;
+
+      plugin = mxprov_loader_load (plugin_dirs, config->plugins[i], step, error);
+      if (plugin == NULL)
+        return NULL;
+      if (!check_plugin_options (plugin, config->keyfile, step, config->source, error))
+        return NULL;
+      info = mxprov_plugin_get_info_struct (plugin);
+      if (info->init != NULL && !info->init (plugin, config->keyfile, step, &error_local))
+        {
+          if (error_local == NULL)
+            g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_PLUGIN_BUG,
+                         "%s: init failed without saying why (a bug in the plugin)", info->name);
+          else
+            g_propagate_prefixed_error (error, g_steal_pointer (&error_local), "%s: ",
+                                        info->name);
+          return NULL;
+        }
+      g_ptr_array_add (plugins, g_steal_pointer (&plugin));
+    }
+  return mxprov_pipeline_new_from_plugins (g_steal_pointer (&plugins));
+}
+
+guint
+mxprov_pipeline_get_n_steps (MxprovPipeline *self)
+{
+  return self->plugins->len;
+}
+
+MxprovPlugin *
+mxprov_pipeline_get_plugin (MxprovPipeline *self, guint index)
+{
+  return g_ptr_array_index (self->plugins, index);
+}
+
+gchar **
+mxprov_pipeline_get_inputs (MxprovPipeline *self)
+{
+  g_autoptr(GHashTable) provided = g_hash_table_new (g_str_hash, g_str_equal);
+  g_autoptr(GStrvBuilder) inputs = g_strv_builder_new ();
+  g_autoptr(GHashTable) seen = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < self->plugins->len; i++)
+    {
+      const MxprovPluginInfo *info =
+        mxprov_plugin_get_info_struct (g_ptr_array_index (self->plugins, i));
+      for (gsize k = 0; info->requires != NULL && info->requires[k] != NULL; k++)
+        {
+          const gchar *key = info->requires[k];
+          if (!g_hash_table_contains (provided, key) && !g_hash_table_contains (seen, key))
+            {
+              g_hash_table_add (seen, (gpointer) key);
+              g_strv_builder_add (inputs, key);
+            }
+        }
+      for (gsize k = 0; info->provides != NULL && info->provides[k] != NULL; k++)
+        g_hash_table_add (provided, (gpointer) info->provides[k]);
+    }
+  return g_strv_builder_end (inputs);
+}
+
+gboolean
+mxprov_pipeline_check (MxprovPipeline *self, MxprovContext *context,
+                       const gchar *const *deferred, const gchar *const *outputs,
+                       GError **error)
+{
+  g_autoptr(GHashTable) provided = g_hash_table_new (g_str_hash, g_str_equal);
+
+  for (guint i = 0; i < self->plugins->len; i++)
+    {
+      const MxprovPluginInfo *info =
+        mxprov_plugin_get_info_struct (g_ptr_array_index (self->plugins, i));
+      for (gsize k = 0; info->requires != NULL && info->requires[k] != NULL; k++)
+        {
+          const gchar *key = info->requires[k];
+          const gchar *hint;
+
+          if (mxprov_context_has (context, key) || g_hash_table_contains (provided, key)
+              || (deferred != NULL && g_strv_contains (deferred, key)))
+            continue;
+          hint = mxprov_pipeline_input_hint (key);
+          if (hint != NULL)
+            g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_MISSING_INPUT,
+                         "step '%s' (plugin %s) needs '%s': give %s",
+                         info->step, info->name, key, hint);
+          else
+            g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_CONTRACT,
+                         "step '%s' (plugin %s) needs '%s', which no earlier step provides; "
+                         "check [pipeline] steps and the plugins chosen (mxprov plugins shows what each provides)",
+                         info->step, info->name, key);
+          return FALSE;
+        }
+      for (gsize k = 0; info->provides != NULL && info->provides[k] != NULL; k++)
+        g_hash_table_add (provided, (gpointer) info->provides[k]);
+    }
+  for (gsize k = 0; outputs != NULL && outputs[k] != NULL; k++)
+    {
+      if (mxprov_context_has (context, outputs[k]) || g_hash_table_contains (provided, outputs[k]))
+        continue;
+      g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_CONTRACT,
+                   "no step of the pipeline provides '%s', which mxprov needs to print the bundle; "
+                   "the pipeline must end with a bundle step",
+                   outputs[k]);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+run_step (MxprovPlugin *plugin, MxprovContext *context, GError **error)
+{
+  const MxprovPluginInfo *info = mxprov_plugin_get_info_struct (plugin);
+  g_autoptr(GError) error_local = NULL;
+
+  g_debug ("step %s: running plugin %s", info->step, info->name);
+  if (!info->run (plugin, context, &error_local))
+    {
+      if (error_local == NULL)
+        {
+          g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_PLUGIN_BUG,
+                       "%s: step '%s' failed without saying why (a bug in the plugin; please report it)",
+                       info->name, info->step);
+          return FALSE;
+        }
+      g_propagate_prefixed_error (error, g_steal_pointer (&error_local), "%s: ", info->name);
+      return FALSE;
+    }
+  for (gsize k = 0; info->provides != NULL && info->provides[k] != NULL; k++)
+    {
+      if (!mxprov_context_has (context, info->provides[k]))
+        {
+          g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_PLUGIN_BUG,
+                       "%s: step '%s' succeeded but did not set '%s', which it declares it provides "
+                       "(a bug in the plugin; please report it)",
+                       info->name, info->step, info->provides[k]);
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
+gboolean
+mxprov_pipeline_run (MxprovPipeline *self, MxprovContext *context, const gchar *last_step,
+                     GError **error)
+{
+  gboolean ok = TRUE;
+  guint n_ran = 0;
+
+  for (guint i = 0; i < self->plugins->len && ok; i++)
+    {
+      MxprovPlugin *plugin = g_ptr_array_index (self->plugins, i);
+      const MxprovPluginInfo *info = mxprov_plugin_get_info_struct (plugin);
+
+      n_ran = i + 1;
+      ok = run_step (plugin, context, error);
+      if (last_step != NULL && g_strcmp0 (info->step, last_step) == 0)
+        break;
+    }
+  /* Cleanup runs for the failed step too: it may have logged in before it
+   * failed, and that session must not outlive the run. */
+  for (guint i = n_ran; i > 0; i--)
+    {
+      MxprovPlugin *plugin = g_ptr_array_index (self->plugins, i - 1);
+      const MxprovPluginInfo *info = mxprov_plugin_get_info_struct (plugin);
+      if (info->cleanup != NULL)
+        {
+          g_debug ("step %s: cleanup by plugin %s", info->step, info->name);
+          info->cleanup (plugin, context);
+        }
+    }
+  return ok;
+}

@@ -1,0 +1,54 @@
+/* mxprov-pipeline.h: the configured steps, their contract, and the runner. */
+#pragma once
+
+#include <glib.h>
+#include <mxprov/mxprov-context.h>
+#include "lib/mxprov-plugin-private.h"
+#include "mxprov-step-config.h"
+
+G_BEGIN_DECLS
+
+#define MXPROV_PIPELINE_ERROR (mxprov_pipeline_error_quark ())
+typedef enum {
+  MXPROV_PIPELINE_ERROR_MISSING_INPUT, /* a key the user must give (an option) is absent */
+  MXPROV_PIPELINE_ERROR_CONTRACT,      /* a step needs a key nothing provides */
+  MXPROV_PIPELINE_ERROR_PLUGIN_BUG,    /* a plugin broke its own contract at run time */
+} MxprovPipelineError;
+GQuark mxprov_pipeline_error_quark (void);
+
+typedef struct _MxprovPipeline MxprovPipeline;
+
+/* Load each step's plugin, check its config group's keys against the
+ * plugin's declared options, and call its init. */
+MxprovPipeline *mxprov_pipeline_new (MxprovStepConfig *config,
+                                     const gchar *const *plugin_dirs, GError **error);
+/* For tests: a pipeline from plugins already opened (takes them). */
+MxprovPipeline *mxprov_pipeline_new_from_plugins (GPtrArray *plugins);
+void mxprov_pipeline_free (MxprovPipeline *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MxprovPipeline, mxprov_pipeline_free)
+
+guint mxprov_pipeline_get_n_steps (MxprovPipeline *self);
+MxprovPlugin *mxprov_pipeline_get_plugin (MxprovPipeline *self, guint index);
+
+/* Keys some step requires that no earlier step provides: what the command
+ * line and config must supply. Free with g_strfreev. */
+gchar **mxprov_pipeline_get_inputs (MxprovPipeline *self);
+
+/* Check, before any request, that every key each step requires is in
+ * `context`, in `deferred` (inputs the host will fill in later, such as a
+ * password it has yet to prompt for), or provided by an earlier step, and
+ * that the pipeline ends with every key in `outputs`. */
+gboolean mxprov_pipeline_check (MxprovPipeline *self, MxprovContext *context,
+                                const gchar *const *deferred,
+                                const gchar *const *outputs, GError **error);
+
+/* Run the steps in order, stopping after `last_step` if not NULL. Whatever
+ * happens, every step whose run was called gets its cleanup, in reverse
+ * order. Errors are prefixed with the failing plugin's name. */
+gboolean mxprov_pipeline_run (MxprovPipeline *self, MxprovContext *context,
+                              const gchar *last_step, GError **error);
+
+/* The --help text for an input key ("--username"), or NULL. */
+const gchar *mxprov_pipeline_input_hint (const gchar *key);
+
+G_END_DECLS

@@ -1,0 +1,40 @@
+/* mxprov-step-config.h: the step config file (GKeyFile) that names the
+ * plugin for each step of the pipeline. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The steps a pipeline may contain, in the only order they may run. */
+extern const gchar *const mxprov_step_names[];
+gboolean mxprov_step_name_is_valid (const gchar *step);
+
+typedef struct {
+  GKeyFile *keyfile;
+  gchar *source;       /* file name, or "built-in default" */
+  gchar **steps;       /* e.g. {"auth","user","room","bundle",NULL} */
+  gchar **plugins;     /* plugin name per step, same index */
+  gchar *plugin_dir;   /* [pipeline] plugin-dir, or NULL */
+} MxprovStepConfig;
+
+void mxprov_step_config_free (MxprovStepConfig *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MxprovStepConfig, mxprov_step_config_free)
+
+/* The Synapse pipeline used when no config file exists. */
+extern const gchar mxprov_step_config_default_text[];
+
+MxprovStepConfig *mxprov_step_config_load_data (const gchar *data, const gchar *source,
+                                                GError **error);
+MxprovStepConfig *mxprov_step_config_load_file (const gchar *filename, GError **error);
+MxprovStepConfig *mxprov_step_config_new_default (void);
+
+/* The config file to use: `explicit_file` if given (it must exist), else
+ * $XDG_CONFIG_HOME/mxprov/mxprov.conf, else `sysconfdir`/mxprov/mxprov.conf,
+ * else NULL for the built-in default. */
+gchar *mxprov_step_config_find (const gchar *explicit_file, const gchar *sysconfdir);
+
+/* The group holding step `step`'s plugin and options. */
+const gchar *mxprov_step_config_plugin_for (MxprovStepConfig *self, const gchar *step);
+
+G_END_DECLS

@@ -1,0 +1,191 @@
+/* mxprov-test-homeserver: the in-memory test homeserver as a process, for
+ * `make demo` and the benchmark. It listens on 127.0.0.1 only, prints its
+ * base URL and exits on its own after --lifetime seconds, so a forgotten
+ * instance cannot outlive the run that started it.
+ */
+#define G_LOG_DOMAIN "mxprov-test-homeserver"
+
+#include <gio/gio.h>
+#include <glib-unix.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "test-homeserver.h"
+
+#define PASSWORD_ALPHABET "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+
+static gboolean
+quit_cb (gpointer data)
+{
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+lifetime_cb (gpointer data)
+{
+  g_printerr ("mxprov-test-homeserver: lifetime over, exiting\n");
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+static gboolean
+stdin_cb (gint fd, GIOCondition condition, gpointer data)
+{
+  gchar buf[4096];
+  gssize n;
+
+  (void) condition;
+  n = read (fd, buf, sizeof buf);
+  if (n > 0)
+    return G_SOURCE_CONTINUE;
+  /* EOF, or an error that leaves stdin unusable: the parent is gone */
+  g_main_loop_quit (data);
+  return G_SOURCE_REMOVE;
+}
+
+static gchar *
+random_password (void)
+{
+  gchar *s = g_new (gchar, 33);
+
+  for (guint i = 0; i < 32; i++)
+    s[i] = PASSWORD_ALPHABET[g_random_int_range (0, sizeof PASSWORD_ALPHABET - 1)];
+  s[32] = '\0';
+  return s;
+}
+
+/* The admin password comes from a file so it never shows up in `ps`. */
+static gchar *
+read_password_file (const gchar *filename, GError **error)
+{
+  g_autofree gchar *contents = NULL;
+  gsize len = 0;
+
+  if (!g_file_get_contents (filename, &contents, &len, error))
+    return NULL;
+  if (len > 0 && contents[len - 1] == '\n')
+    contents[--len] = '\0';
+  if (len > 0 && contents[len - 1] == '\r')
+    contents[--len] = '\0';
+  if (len == 0 || strlen (contents) != len)
+    {
+      g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
+                   "%s: the password is empty or contains a NUL byte", filename);
+      return NULL;
+    }
+  return g_steal_pointer (&contents);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_autofree gchar *server_name = NULL;
+  g_autofree gchar *admin_user = NULL;
+  g_autofree gchar *admin_password_file = NULL;
+  g_autofree gchar *admin_password = NULL;
+  g_autofree gchar *url_file = NULL;
+  g_autofree gchar *url_line = NULL;
+  g_auto(GStrv) users = NULL;
+  gint lifetime = 120;
+  gint request_delay_ms = 0;
+  gboolean exit_on_stdin_eof = FALSE;
+  gboolean no_login_rate_limit = FALSE;
+  g_autoptr(GOptionContext) context = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(TestHomeserver) server = NULL;
+  g_autoptr(GMainLoop) loop = NULL;
+  const GOptionEntry entries[] = {
+    { "server-name", 0, 0, G_OPTION_ARG_STRING, &server_name,
+      "Matrix server name (default: example.test)", "NAME" },
+    { "admin-user", 0, 0, G_OPTION_ARG_STRING, &admin_user,
+      "Seed a server admin with this localpart", "LOCALPART" },
+    { "admin-password-file", 0, 0, G_OPTION_ARG_FILENAME, &admin_password_file,
+      "Read the admin's password from FILE (trailing newline removed)", "FILE" },
+    { "user", 0, 0, G_OPTION_ARG_STRING_ARRAY, &users,
+      "Seed an existing ordinary user with a random password (repeatable)", "LOCALPART" },
+    { "url-file", 0, 0, G_OPTION_ARG_FILENAME, &url_file,
+      "Write the base URL to FILE once listening", "FILE" },
+    { "lifetime", 0, 0, G_OPTION_ARG_INT, &lifetime,
+      "Exit after SECONDS (default: 120; 0: no limit)", "SECONDS" },
+    { "exit-on-stdin-eof", 0, 0, G_OPTION_ARG_NONE, &exit_on_stdin_eof,
+      "Exit when standard input reaches end of file", NULL },
+    { "request-delay-ms", 0, 0, G_OPTION_ARG_INT, &request_delay_ms,
+      "Delay every answer by N ms, without blocking other requests", "N" },
+    { "no-login-rate-limit", 0, 0, G_OPTION_ARG_NONE, &no_login_rate_limit,
+      "Disable Synapse's per-account login rate limit", NULL },
+    { NULL, 0, 0, 0, NULL, NULL, NULL },
+  };
+
+  context = g_option_context_new ("- in-memory Matrix homeserver for mxprov's tests");
+  g_option_context_add_main_entries (context, entries, NULL);
+  if (!g_option_context_parse (context, &argc, &argv, &error))
+    {
+      g_printerr ("mxprov-test-homeserver: %s\n", error->message);
+      return 2;
+    }
+  if (argc > 1)
+    {
+      g_printerr ("mxprov-test-homeserver: unexpected argument '%s'\n", argv[1]);
+      return 2;
+    }
+  if (lifetime < 0 || request_delay_ms < 0)
+    {
+      g_printerr ("mxprov-test-homeserver: --lifetime and --request-delay-ms must not be negative\n");
+      return 2;
+    }
+  if ((admin_user == NULL) != (admin_password_file == NULL))
+    {
+      g_printerr ("mxprov-test-homeserver: --admin-user and --admin-password-file go together\n");
+      return 2;
+    }
+
+  server = test_homeserver_new (server_name != NULL ? server_name : "example.test");
+  if (admin_user != NULL)
+    {
+      admin_password = read_password_file (admin_password_file, &error);
+      if (admin_password == NULL)
+        {
+          g_printerr ("mxprov-test-homeserver: %s\n", error->message);
+          return 1;
+        }
+      test_homeserver_add_user (server, admin_user, admin_password, TRUE);
+    }
+  for (guint i = 0; users != NULL && users[i] != NULL; i++)
+    {
+      g_autofree gchar *password = random_password ();
+      test_homeserver_add_user (server, users[i], password, FALSE);
+    }
+  test_homeserver_set_login_rate_limit (server, !no_login_rate_limit);
+  test_homeserver_set_request_delay (server, (guint) request_delay_ms);
+
+  if (!test_homeserver_start (server, &error))
+    {
+      g_printerr ("mxprov-test-homeserver: cannot listen: %s\n", error->message);
+      return 1;
+    }
+
+  url_line = g_strdup_printf ("%s\n", test_homeserver_get_url (server));
+  /* g_file_set_contents() renames into place, so a poller never reads half a URL */
+  if (url_file != NULL && !g_file_set_contents (url_file, url_line, -1, &error))
+    {
+      g_printerr ("mxprov-test-homeserver: %s\n", error->message);
+      return 1;
+    }
+  fputs (url_line, stdout);
+  fflush (stdout);
+
+  loop = g_main_loop_new (NULL, FALSE);
+  g_unix_signal_add (SIGTERM, quit_cb, loop);
+  g_unix_signal_add (SIGINT, quit_cb, loop);
+  if (lifetime > 0)
+    g_timeout_add_seconds ((guint) lifetime, lifetime_cb, loop);
+  if (exit_on_stdin_eof)
+    g_unix_fd_add (STDIN_FILENO, G_IO_IN | G_IO_HUP | G_IO_ERR, stdin_cb, loop);
+
+  g_main_loop_run (loop);
+  test_homeserver_stop (server);
+  return 0;
+}

@@ -1,0 +1,2714 @@
+/* test-homeserver.c: an in-memory Matrix homeserver for mxprov's tests.
+ *
+ * The answers copy Synapse 1.67 (see ../shared/matrix-api-notes.md): status
+ * codes, errcodes and the quirks mxprov has to cope with, such as PUT on an
+ * existing user silently modifying it, or login-as-user not checking that the
+ * user exists. Passwords are kept in clear because the tests assert on them.
+ *
+ * Threading: libsoup objects are not thread safe, so the SoupServer lives
+ * entirely in a private thread with its own GMainContext. Everything the
+ * tests can query sits behind self->lock; request handling takes the lock for
+ * the whole handler so that a request's effects appear atomically.
+ */
+#define G_LOG_DOMAIN "test-homeserver"
+
+#include <gio/gio.h>
+#include <libsoup/soup.h>
+#include <math.h>
+#include <string.h>
+
+#include "test-homeserver.h"
+
+/* json-c has no autoptr support of its own */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_object, json_object_put)
+
+#define SERVER_VERSION "1.67.0"
+#define DEFAULT_ROOM_VERSION "9"
+#define LOGIN_BURST 3
+#define LOGIN_PERIOD_MS 6000
+#define MAX_PASSWORD_LENGTH 512
+#define MAX_USER_ID_LENGTH 255
+
+#define ALPHANUMERIC "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+#define LETTERS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+#define UPPERCASE "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+typedef struct {
+  gchar *user_id;
+  gchar *localpart;
+  gchar *password;     /* NULL after deactivation: Synapse clears the hash */
+  gchar *displayname;
+  gboolean admin;
+  gboolean deactivated;
+  gboolean erased;
+  gint64 creation_ts;
+} User;
+
+typedef struct {
+  gchar *token;
+  gchar *owner;          /* who logged in; for a puppet token, the admin */
+  gchar *user_id;        /* who the token acts as */
+  gchar *device_id;      /* NULL for puppet tokens */
+  gint64 valid_until_ms; /* 0: never expires */
+} Token;
+
+typedef struct {
+  gchar *user_id;
+  gchar *device_id;
+} Device;
+
+typedef struct {
+  gchar *type;
+  gchar *state_key;
+  gchar *sender;
+  gchar *event_id;
+  gint64 origin_server_ts;
+  json_object *content;
+} StateEvent;
+
+typedef struct {
+  gchar *room_id;
+  gchar *creator;
+  json_object *create_request;
+  GPtrArray *state;  /* StateEvent, in the order the current events were sent */
+  GPtrArray *joined; /* user IDs */
+} Room;
+
+typedef struct {
+  gchar *method; /* NULL: any */
+  gchar *path;
+  guint skip;
+  guint count;
+  guint seen;
+  TestFault fault; /* content_type and body are owned copies */
+} FaultRule;
+
+typedef struct {
+  gchar *method;
+  gchar *path;
+  guint status;
+} LogEntry;
+
+typedef struct {
+  gdouble level;
+  gint64 last_us;
+} RateBucket;
+
+struct _TestHomeserver {
+  gchar *server_name;
+
+  GMutex lock;
+  GCond cond;
+  GHashTable *users;        /* user_id -> User */
+  GHashTable *tokens;       /* token -> Token */
+  GPtrArray *devices;       /* Device */
+  GPtrArray *rooms;         /* Room, in creation order */
+  GHashTable *rate_buckets; /* lowercase user_id -> RateBucket */
+  GPtrArray *faults;        /* FaultRule */
+  GPtrArray *log;           /* LogEntry */
+  GString *raw;
+  gboolean login_rate_limit;
+  gboolean password_login;
+  guint request_delay_ms;
+
+  /* start/stop handshake, under lock */
+  gboolean thread_ready;
+  GError *start_error;
+  guint port;
+
+  GThread *thread;
+  GMainContext *context;
+  GMainLoop *loop;
+  gchar *url;
+  GPtrArray *pending; /* Request held back by a delay; server thread only */
+};
+
+typedef struct {
+  TestHomeserver *self;
+  SoupServerMessage *msg;
+  gchar *method;
+  gchar *path;       /* percent-decoded */
+  gchar **segments;  /* percent-decoded; NULL if the path has a bad escape */
+  GHashTable *query; /* decoded parameters, or NULL */
+  gchar *authorization;
+  gchar *body;
+  gsize body_len;
+  guint log_index;
+  FaultRule *fault; /* a private copy, or NULL */
+  GSource *delay_source;
+  gboolean paused;
+} Request;
+
+typedef struct {
+  guint status;
+  json_object *json;
+} Reply;
+
+typedef struct {
+  gchar *user_id;
+  gchar *device_id;
+  gchar *token;
+} Requester;
+
+/* ------------------------------------------------------------------------ */
+/* Memory */
+
+static void
+user_free (User *user)
+{
+  g_free (user->user_id);
+  g_free (user->localpart);
+  g_free (user->password);
+  g_free (user->displayname);
+  g_free (user);
+}
+
+static void
+token_free (Token *token)
+{
+  g_free (token->token);
+  g_free (token->owner);
+  g_free (token->user_id);
+  g_free (token->device_id);
+  g_free (token);
+}
+
+static void
+device_free (Device *device)
+{
+  g_free (device->user_id);
+  g_free (device->device_id);
+  g_free (device);
+}
+
+static void
+state_event_free (StateEvent *ev)
+{
+  g_free (ev->type);
+  g_free (ev->state_key);
+  g_free (ev->sender);
+  g_free (ev->event_id);
+  json_object_put (ev->content);
+  g_free (ev);
+}
+
+static void
+room_free (Room *room)
+{
+  g_free (room->room_id);
+  g_free (room->creator);
+  json_object_put (room->create_request);
+  g_ptr_array_unref (room->state);
+  g_ptr_array_unref (room->joined);
+  g_free (room);
+}
+
+static void
+fault_rule_free (FaultRule *rule)
+{
+  g_free (rule->method);
+  g_free (rule->path);
+  g_free ((gchar *) rule->fault.content_type);
+  g_free ((gchar *) rule->fault.body);
+  g_free (rule);
+}
+
+static FaultRule *
+fault_rule_copy (const FaultRule *src)
+{
+  FaultRule *rule = g_new0 (FaultRule, 1);
+
+  *rule = *src;
+  rule->method = g_strdup (src->method);
+  rule->path = g_strdup (src->path);
+  rule->fault.content_type = g_strdup (src->fault.content_type);
+  rule->fault.body = g_strdup (src->fault.body);
+  return rule;
+}
+
+static void
+log_entry_free (LogEntry *entry)
+{
+  g_free (entry->method);
+  g_free (entry->path);
+  g_free (entry);
+}
+
+static void
+request_free (Request *req)
+{
+  g_clear_object (&req->msg);
+  g_free (req->method);
+  g_free (req->path);
+  g_strfreev (req->segments);
+  g_clear_pointer (&req->query, g_hash_table_unref);
+  g_free (req->authorization);
+  g_free (req->body);
+  g_clear_pointer (&req->fault, fault_rule_free);
+  g_clear_pointer (&req->delay_source, g_source_unref);
+  g_free (req);
+}
+
+static void
+requester_clear (Requester *who)
+{
+  g_clear_pointer (&who->user_id, g_free);
+  g_clear_pointer (&who->device_id, g_free);
+  g_clear_pointer (&who->token, g_free);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Small helpers */
+
+static gchar *
+random_string (const gchar *alphabet, guint len)
+{
+  gsize n = strlen (alphabet);
+  gchar *s = g_new (gchar, len + 1);
+
+  for (guint i = 0; i < len; i++)
+    s[i] = alphabet[g_random_int_range (0, (gint32) n)];
+  s[len] = '\0';
+  return s;
+}
+
+static gint64
+now_ms (void)
+{
+  return g_get_real_time () / 1000;
+}
+
+static json_object *
+json_copy (json_object *src)
+{
+  json_object *dst = NULL;
+
+  if (src == NULL)
+    return NULL;
+  if (json_object_deep_copy (src, &dst, NULL) != 0)
+    g_error ("json_object_deep_copy failed");
+  return dst;
+}
+
+/* TRUE when the key is present, even with a JSON null (then *value is NULL) */
+static gboolean
+json_has (json_object *obj, const gchar *key, json_object **value)
+{
+  return json_object_object_get_ex (obj, key, value);
+}
+
+static gboolean
+path_matches (const gchar *pattern, const gchar *path)
+{
+  gsize len = strlen (pattern);
+
+  if (len > 0 && pattern[len - 1] == '*')
+    return strncmp (pattern, path, len - 1) == 0;
+  return g_strcmp0 (pattern, path) == 0;
+}
+
+static gboolean
+method_matches (const gchar *pattern, const gchar *method)
+{
+  return pattern == NULL || g_ascii_strcasecmp (pattern, method) == 0;
+}
+
+/* Splits "@local:domain"; FALSE if it is not a user ID at all. */
+static gboolean
+split_user_id (const gchar *user_id, gchar **localpart, gchar **domain)
+{
+  const gchar *colon;
+
+  if (user_id == NULL || user_id[0] != '@')
+    return FALSE;
+  colon = strchr (user_id, ':');
+  if (colon == NULL)
+    return FALSE;
+  if (localpart != NULL)
+    *localpart = g_strndup (user_id + 1, colon - user_id - 1);
+  if (domain != NULL)
+    *domain = g_strdup (colon + 1);
+  return TRUE;
+}
+
+static gboolean
+is_local_user_id (TestHomeserver *self, const gchar *user_id)
+{
+  g_autofree gchar *domain = NULL;
+
+  if (!split_user_id (user_id, NULL, &domain))
+    return FALSE;
+  return g_strcmp0 (domain, self->server_name) == 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Replies */
+
+static void
+reply_json (Reply *reply, guint status, json_object *json)
+{
+  g_clear_pointer (&reply->json, json_object_put);
+  reply->status = status;
+  reply->json = json;
+}
+
+static void
+reply_error (Reply *reply, guint status, const gchar *errcode, const gchar *text)
+{
+  json_object *obj = json_object_new_object ();
+
+  json_object_object_add (obj, "errcode", json_object_new_string (errcode));
+  json_object_object_add (obj, "error", json_object_new_string (text));
+  reply_json (reply, status, obj);
+}
+
+static void
+reply_unknown_token (Reply *reply)
+{
+  json_object *obj = json_object_new_object ();
+
+  json_object_object_add (obj, "errcode", json_object_new_string ("M_UNKNOWN_TOKEN"));
+  json_object_object_add (obj, "error", json_object_new_string ("Invalid access token passed."));
+  json_object_object_add (obj, "soft_logout", json_object_new_boolean (FALSE));
+  reply_json (reply, 401, obj);
+}
+
+static void
+reply_rate_limited (Reply *reply, guint retry_after_ms)
+{
+  json_object *obj = json_object_new_object ();
+
+  json_object_object_add (obj, "errcode", json_object_new_string ("M_LIMIT_EXCEEDED"));
+  json_object_object_add (obj, "error", json_object_new_string ("Too Many Requests"));
+  json_object_object_add (obj, "retry_after_ms", json_object_new_int64 (retry_after_ms));
+  reply_json (reply, 429, obj);
+}
+
+/* Synapse's parse_json_object_from_request(): anything but a JSON object is
+ * M_NOT_JSON; allow_empty lets a missing body stand for {}. */
+static json_object *
+parse_body (Request *req, gboolean allow_empty, Reply *reply)
+{
+  json_tokener *tok;
+  json_object *obj;
+  gsize end;
+
+  if (allow_empty && req->body_len == 0)
+    return json_object_new_object ();
+
+  tok = json_tokener_new ();
+  json_tokener_set_flags (tok, JSON_TOKENER_STRICT | JSON_TOKENER_ALLOW_TRAILING_CHARS);
+  obj = json_tokener_parse_ex (tok, req->body, (int) req->body_len);
+  end = json_tokener_get_parse_end (tok);
+  if (json_tokener_get_error (tok) != json_tokener_success)
+    g_clear_pointer (&obj, json_object_put);
+  json_tokener_free (tok);
+
+  /* whitespace after the object is fine, anything else is not */
+  for (gsize i = end; obj != NULL && i < req->body_len; i++)
+    {
+      if (!g_ascii_isspace (req->body[i]))
+        g_clear_pointer (&obj, json_object_put);
+    }
+  if (obj == NULL || !json_object_is_type (obj, json_type_object))
+    {
+      g_clear_pointer (&obj, json_object_put);
+      reply_error (reply, 400, "M_NOT_JSON", "Content not JSON.");
+      return NULL;
+    }
+  return obj;
+}
+
+/* ------------------------------------------------------------------------ */
+/* State helpers; the caller holds self->lock */
+
+static User *
+lookup_user (TestHomeserver *self, const gchar *user_id)
+{
+  return user_id != NULL ? g_hash_table_lookup (self->users, user_id) : NULL;
+}
+
+/* Synapse finds users case-insensitively at login and registration */
+static User *
+lookup_user_caseless (TestHomeserver *self, const gchar *user_id)
+{
+  GHashTableIter iter;
+  User *user = lookup_user (self, user_id);
+
+  if (user != NULL)
+    return user;
+  g_hash_table_iter_init (&iter, self->users);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &user))
+    {
+      if (g_ascii_strcasecmp (user->user_id, user_id) == 0)
+        return user;
+    }
+  return NULL;
+}
+
+static User *
+add_user_locked (TestHomeserver *self, const gchar *localpart, const gchar *password,
+                 const gchar *displayname, gboolean admin)
+{
+  User *user = g_new0 (User, 1);
+
+  user->localpart = g_strdup (localpart);
+  user->user_id = g_strdup_printf ("@%s:%s", localpart, self->server_name);
+  user->password = g_strdup (password);
+  /* Synapse registers users with their localpart as display name */
+  user->displayname = g_strdup (displayname != NULL ? displayname : localpart);
+  user->admin = admin;
+  user->creation_ts = g_get_real_time () / G_USEC_PER_SEC;
+  g_hash_table_replace (self->users, user->user_id, user);
+  return user;
+}
+
+static gboolean
+token_is_valid (const Token *token)
+{
+  return token->valid_until_ms == 0 || now_ms () < token->valid_until_ms;
+}
+
+static Token *
+add_token_locked (TestHomeserver *self, const gchar *owner, const gchar *user_id,
+                  const gchar *device_id, gint64 valid_until_ms)
+{
+  Token *token = g_new0 (Token, 1);
+  g_autofree gchar *suffix = random_string (ALPHANUMERIC, 20);
+
+  token->token = g_strconcat ("syt_", suffix, NULL);
+  token->owner = g_strdup (owner);
+  token->user_id = g_strdup (user_id);
+  token->device_id = g_strdup (device_id);
+  token->valid_until_ms = valid_until_ms;
+  g_hash_table_replace (self->tokens, token->token, token);
+  return token;
+}
+
+static Device *
+lookup_device (TestHomeserver *self, const gchar *user_id, const gchar *device_id)
+{
+  for (guint i = 0; i < self->devices->len; i++)
+    {
+      Device *device = g_ptr_array_index (self->devices, i);
+      if (g_strcmp0 (device->user_id, user_id) == 0
+          && g_strcmp0 (device->device_id, device_id) == 0)
+        return device;
+    }
+  return NULL;
+}
+
+/* Removes devices and every token acting as user_id, except what `keep`
+ * (the requester's own token) needs, as Synapse's logout_devices does. */
+static void
+logout_user_locked (TestHomeserver *self, const gchar *user_id, const Requester *keep)
+{
+  GHashTableIter iter;
+  Token *token;
+
+  g_hash_table_iter_init (&iter, self->tokens);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &token))
+    {
+      if (g_strcmp0 (token->user_id, user_id) != 0)
+        continue;
+      if (keep != NULL && g_strcmp0 (keep->token, token->token) == 0)
+        continue;
+      g_hash_table_iter_remove (&iter);
+    }
+  for (guint i = self->devices->len; i > 0; i--)
+    {
+      Device *device = g_ptr_array_index (self->devices, i - 1);
+      if (g_strcmp0 (device->user_id, user_id) != 0)
+        continue;
+      if (keep != NULL && keep->device_id != NULL
+          && g_strcmp0 (keep->user_id, user_id) == 0
+          && g_strcmp0 (keep->device_id, device->device_id) == 0)
+        continue;
+      g_ptr_array_remove_index (self->devices, i - 1);
+    }
+}
+
+static Room *
+lookup_room (TestHomeserver *self, const gchar *room_id)
+{
+  for (guint i = 0; i < self->rooms->len; i++)
+    {
+      Room *room = g_ptr_array_index (self->rooms, i);
+      if (g_strcmp0 (room->room_id, room_id) == 0)
+        return room;
+    }
+  return NULL;
+}
+
+static gboolean
+room_has_member (Room *room, const gchar *user_id)
+{
+  for (guint i = 0; i < room->joined->len; i++)
+    {
+      if (g_strcmp0 (g_ptr_array_index (room->joined, i), user_id) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static StateEvent *
+room_lookup_state (Room *room, const gchar *type, const gchar *state_key, guint *index)
+{
+  for (guint i = 0; i < room->state->len; i++)
+    {
+      StateEvent *ev = g_ptr_array_index (room->state, i);
+      if (g_strcmp0 (ev->type, type) == 0 && g_strcmp0 (ev->state_key, state_key) == 0)
+        {
+          if (index != NULL)
+            *index = i;
+          return ev;
+        }
+    }
+  return NULL;
+}
+
+/* Takes `content`. A newer event replaces the current one and, being the
+ * latest event, moves to the end. */
+static void
+room_send_state (Room *room, const gchar *sender, const gchar *type,
+                 const gchar *state_key, json_object *content)
+{
+  StateEvent *ev = g_new0 (StateEvent, 1);
+  g_autofree gchar *id = random_string (ALPHANUMERIC, 43);
+  guint index;
+
+  if (room_lookup_state (room, type, state_key, &index) != NULL)
+    g_ptr_array_remove_index (room->state, index);
+  ev->type = g_strdup (type);
+  ev->state_key = g_strdup (state_key);
+  ev->sender = g_strdup (sender);
+  ev->event_id = g_strconcat ("$", id, NULL);
+  ev->origin_server_ts = now_ms ();
+  ev->content = content;
+  g_ptr_array_add (room->state, ev);
+}
+
+/* Synapse copies the profile into join events, nulls included */
+static json_object *
+member_content (const gchar *membership, gboolean with_profile, const gchar *displayname)
+{
+  json_object *content = json_object_new_object ();
+
+  json_object_object_add (content, "membership", json_object_new_string (membership));
+  if (with_profile)
+    {
+      json_object_object_add (content, "displayname",
+                              displayname != NULL ? json_object_new_string (displayname) : NULL);
+      json_object_object_add (content, "avatar_url", NULL);
+    }
+  return content;
+}
+
+static void
+deactivate_user_locked (TestHomeserver *self, User *user, gboolean erase)
+{
+  user->deactivated = TRUE;
+  g_clear_pointer (&user->password, g_free);
+  if (erase)
+    {
+      user->erased = TRUE;
+      g_clear_pointer (&user->displayname, g_free);
+    }
+  logout_user_locked (self, user->user_id, NULL);
+  for (guint i = 0; i < self->rooms->len; i++)
+    {
+      Room *room = g_ptr_array_index (self->rooms, i);
+      if (!room_has_member (room, user->user_id))
+        continue;
+      g_ptr_array_remove (room->joined, user->user_id);
+      room_send_state (room, user->user_id, "m.room.member", user->user_id,
+                       member_content ("leave", FALSE, NULL));
+    }
+}
+
+/* Synapse's per-account login limiter: a leaky bucket holding LOGIN_BURST
+ * attempts that drains one every LOGIN_PERIOD_MS. Refused attempts do not
+ * count. */
+static gboolean
+login_ratelimit_locked (TestHomeserver *self, const gchar *key, guint *retry_after_ms)
+{
+  gint64 now = g_get_monotonic_time ();
+  RateBucket *bucket = g_hash_table_lookup (self->rate_buckets, key);
+
+  if (bucket == NULL)
+    {
+      bucket = g_new0 (RateBucket, 1);
+      bucket->last_us = now;
+      g_hash_table_insert (self->rate_buckets, g_strdup (key), bucket);
+    }
+  bucket->level -= (gdouble) (now - bucket->last_us) / (LOGIN_PERIOD_MS * 1000.0);
+  bucket->level = MAX (bucket->level, 0.0);
+  bucket->last_us = now;
+  if (bucket->level + 1.0 > LOGIN_BURST)
+    {
+      gdouble wait = (bucket->level + 1.0 - LOGIN_BURST) * LOGIN_PERIOD_MS;
+      *retry_after_ms = MAX ((guint) ceil (wait), 1);
+      return FALSE;
+    }
+  bucket->level += 1.0;
+  return TRUE;
+}
+
+static gboolean
+is_python_int (const gchar *s)
+{
+  /* int() in Python also takes a sign and '_' between digits, which is
+   * what Synapse's "numeric user ID" check uses */
+  gboolean digit_before = FALSE;
+
+  if (*s == '-')
+    s++;
+  if (*s == '\0')
+    return FALSE;
+  for (; *s != '\0'; s++)
+    {
+      if (g_ascii_isdigit (*s))
+        digit_before = TRUE;
+      else if (*s == '_' && digit_before && g_ascii_isdigit (s[1]))
+        digit_before = FALSE;
+      else
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Synapse 1.67's RegistrationHandler.check_username(), in its order */
+static gboolean
+check_username_locked (TestHomeserver *self, const gchar *localpart, Reply *reply)
+{
+  g_autofree gchar *user_id = NULL;
+
+  for (const gchar *p = localpart; *p != '\0'; p++)
+    {
+      if (!(g_ascii_islower (*p) || g_ascii_isdigit (*p) || strchr ("._=-/", *p) != NULL))
+        {
+          reply_error (reply, 400, "M_INVALID_USERNAME",
+                       "User ID can only contain characters a-z, 0-9, or '=_-./'");
+          return FALSE;
+        }
+    }
+  if (localpart[0] == '\0')
+    {
+      reply_error (reply, 400, "M_INVALID_USERNAME", "User ID cannot be empty");
+      return FALSE;
+    }
+  if (localpart[0] == '_')
+    {
+      reply_error (reply, 400, "M_INVALID_USERNAME", "User ID may not begin with _");
+      return FALSE;
+    }
+  user_id = g_strdup_printf ("@%s:%s", localpart, self->server_name);
+  if (strlen (user_id) > MAX_USER_ID_LENGTH)
+    {
+      reply_error (reply, 400, "M_INVALID_USERNAME",
+                   "User ID may not be longer than 255 characters");
+      return FALSE;
+    }
+  if (lookup_user_caseless (self, user_id) != NULL)
+    {
+      reply_error (reply, 400, "M_USER_IN_USE", "User ID already taken.");
+      return FALSE;
+    }
+  if (is_python_int (localpart))
+    {
+      reply_error (reply, 400, "M_INVALID_USERNAME",
+                   "Numeric user IDs are reserved for guest users.");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static gboolean
+parse_user_id_arg (const gchar *user_id, Reply *reply)
+{
+  if (user_id == NULL || user_id[0] != '@')
+    {
+      reply_error (reply, 400, "M_INVALID_PARAM", "Expected UserID string to start with '@'");
+      return FALSE;
+    }
+  if (strchr (user_id, ':') == NULL)
+    {
+      reply_error (reply, 400, "M_INVALID_PARAM",
+                   "Expected UserID of the form '@localname:domain'");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+static json_object *
+user_info_json (User *user)
+{
+  json_object *obj = json_object_new_object ();
+
+  json_object_object_add (obj, "name", json_object_new_string (user->user_id));
+  json_object_object_add (obj, "displayname",
+                          user->displayname != NULL ? json_object_new_string (user->displayname) : NULL);
+  json_object_object_add (obj, "avatar_url", NULL);
+  json_object_object_add (obj, "threepids", json_object_new_array ());
+  json_object_object_add (obj, "external_ids", json_object_new_array ());
+  json_object_object_add (obj, "is_guest", json_object_new_int (0));
+  /* integers, not booleans: that changed only in Synapse 1.93 */
+  json_object_object_add (obj, "admin", json_object_new_int (user->admin ? 1 : 0));
+  json_object_object_add (obj, "deactivated", json_object_new_int (user->deactivated ? 1 : 0));
+  json_object_object_add (obj, "erased", json_object_new_boolean (user->erased));
+  json_object_object_add (obj, "shadow_banned", json_object_new_boolean (FALSE));
+  json_object_object_add (obj, "creation_ts", json_object_new_int64 (user->creation_ts));
+  json_object_object_add (obj, "appservice_id", NULL);
+  json_object_object_add (obj, "consent_server_notice_sent", NULL);
+  json_object_object_add (obj, "consent_version", NULL);
+  json_object_object_add (obj, "user_type", NULL);
+  return obj;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Endpoints. All run with self->lock held. */
+
+typedef void (*HandlerFunc) (TestHomeserver *self, Request *req, Requester *who,
+                             gchar **args, Reply *reply);
+
+static void
+handle_versions (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  static const gchar *versions[] = {
+    "r0.0.1", "r0.1.0", "r0.2.0", "r0.3.0", "r0.4.0", "r0.5.0", "r0.6.0", "r0.6.1",
+    "v1.1", "v1.2", "v1.3", "v1.4", "v1.5",
+  };
+  json_object *obj = json_object_new_object ();
+  json_object *arr = json_object_new_array ();
+
+  (void) self, (void) req, (void) who, (void) args;
+  for (guint i = 0; i < G_N_ELEMENTS (versions); i++)
+    json_object_array_add (arr, json_object_new_string (versions[i]));
+  json_object_object_add (obj, "versions", arr);
+  json_object_object_add (obj, "unstable_features", json_object_new_object ());
+  reply_json (reply, 200, obj);
+}
+
+static void
+handle_login_flows (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  json_object *obj = json_object_new_object ();
+  json_object *flows = json_object_new_array ();
+  json_object *flow;
+
+  (void) req, (void) who, (void) args;
+  if (self->password_login)
+    {
+      flow = json_object_new_object ();
+      json_object_object_add (flow, "type", json_object_new_string ("m.login.password"));
+      json_object_array_add (flows, flow);
+    }
+  flow = json_object_new_object ();
+  json_object_object_add (flow, "type", json_object_new_string ("m.login.token"));
+  json_object_array_add (flows, flow);
+  json_object_object_add (obj, "flows", flows);
+  reply_json (reply, 200, obj);
+}
+
+static void
+handle_login (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  g_autoptr(json_object) body = NULL;
+  g_autofree gchar *user_id = NULL;
+  g_autofree gchar *rate_key = NULL;
+  g_autofree gchar *device_id = NULL;
+  json_object *value = NULL;
+  json_object *identifier = NULL;
+  const gchar *type;
+  const gchar *name = NULL;
+  const gchar *password;
+  User *user;
+  Token *token;
+  guint retry_after_ms = 0;
+  json_object *obj;
+
+  (void) who, (void) args;
+  body = parse_body (req, FALSE, reply);
+  if (body == NULL)
+    return;
+
+  if (!json_has (body, "type", &value) || !json_object_is_type (value, json_type_string))
+    {
+      reply_error (reply, 400, "M_INVALID_PARAM", "Bad parameter: type");
+      return;
+    }
+  type = json_object_get_string (value);
+  if (g_strcmp0 (type, "m.login.token") == 0)
+    {
+      reply_error (reply, 403, "M_FORBIDDEN", "Invalid login token");
+      return;
+    }
+  if (g_strcmp0 (type, "m.login.password") != 0 || !self->password_login)
+    {
+      reply_error (reply, 400, "M_UNRECOGNIZED", "Unknown login type");
+      return;
+    }
+
+  /* the legacy top-level "user" is what convert_client_dict_legacy_fields() accepts */
+  if (json_has (body, "identifier", &identifier))
+    {
+      if (!json_object_is_type (identifier, json_type_object)
+          || !json_has (identifier, "type", &value)
+          || !json_object_is_type (value, json_type_string))
+        {
+          reply_error (reply, 400, "M_INVALID_PARAM", "Invalid identifier");
+          return;
+        }
+      if (g_strcmp0 (json_object_get_string (value), "m.id.user") != 0)
+        {
+          reply_error (reply, 400, "M_UNKNOWN", "Unknown login identifier type");
+          return;
+        }
+      if (!json_has (identifier, "user", &value) || !json_object_is_type (value, json_type_string))
+        {
+          reply_error (reply, 400, "M_INVALID_PARAM", "User identifier is missing 'user' key");
+          return;
+        }
+      name = json_object_get_string (value);
+    }
+  else if (json_has (body, "user", &value) && json_object_is_type (value, json_type_string))
+    {
+      name = json_object_get_string (value);
+    }
+  else
+    {
+      reply_error (reply, 400, "M_MISSING_PARAM", "Missing param 'identifier'");
+      return;
+    }
+  if (!json_has (body, "password", &value) || !json_object_is_type (value, json_type_string))
+    {
+      reply_error (reply, 400, "M_INVALID_PARAM", "Bad parameter: password");
+      return;
+    }
+  password = json_object_get_string (value);
+
+  if (name[0] == '@')
+    {
+      if (!parse_user_id_arg (name, reply))
+        return;
+      user_id = g_strdup (name);
+    }
+  else
+    {
+      user_id = g_strdup_printf ("@%s:%s", name, self->server_name);
+    }
+
+  rate_key = g_ascii_strdown (user_id, -1);
+  if (self->login_rate_limit && !login_ratelimit_locked (self, rate_key, &retry_after_ms))
+    {
+      reply_rate_limited (reply, retry_after_ms);
+      return;
+    }
+
+  user = lookup_user_caseless (self, user_id);
+  if (user == NULL)
+    {
+      reply_error (reply, 403, "M_FORBIDDEN", "Invalid username or password");
+      return;
+    }
+  /* deactivation cleared the hash, so no password can be right any more */
+  if (user->deactivated && user->password == NULL)
+    {
+      reply_error (reply, 403, "M_USER_DEACTIVATED", "This account has been deactivated");
+      return;
+    }
+  if (g_strcmp0 (user->password, password) != 0)
+    {
+      reply_error (reply, 403, "M_FORBIDDEN", "Invalid username or password");
+      return;
+    }
+  if (user->deactivated)
+    {
+      reply_error (reply, 403, "M_USER_DEACTIVATED", "This account has been deactivated");
+      return;
+    }
+
+  if (json_has (body, "device_id", &value) && json_object_is_type (value, json_type_string))
+    device_id = g_strdup (json_object_get_string (value));
+  else
+    device_id = random_string (UPPERCASE, 10);
+  if (lookup_device (self, user->user_id, device_id) == NULL)
+    {
+      Device *device = g_new0 (Device, 1);
+      device->user_id = g_strdup (user->user_id);
+      device->device_id = g_strdup (device_id);
+      g_ptr_array_add (self->devices, device);
+    }
+  token = add_token_locked (self, user->user_id, user->user_id, device_id, 0);
+
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "user_id", json_object_new_string (user->user_id));
+  json_object_object_add (obj, "access_token", json_object_new_string (token->token));
+  json_object_object_add (obj, "device_id", json_object_new_string (device_id));
+  json_object_object_add (obj, "home_server", json_object_new_string (self->server_name));
+  reply_json (reply, 200, obj);
+}
+
+static void
+handle_logout (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  (void) req, (void) args;
+  if (who->device_id != NULL)
+    {
+      GHashTableIter iter;
+      Token *token;
+      Device *device = lookup_device (self, who->user_id, who->device_id);
+
+      if (device != NULL)
+        g_ptr_array_remove (self->devices, device);
+      g_hash_table_iter_init (&iter, self->tokens);
+      while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &token))
+        {
+          if (g_strcmp0 (token->user_id, who->user_id) == 0
+              && g_strcmp0 (token->device_id, who->device_id) == 0)
+            g_hash_table_iter_remove (&iter);
+        }
+    }
+  else
+    {
+      g_hash_table_remove (self->tokens, who->token);
+    }
+  reply_json (reply, 200, json_object_new_object ());
+}
+
+static void
+handle_whoami (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  json_object *obj = json_object_new_object ();
+
+  (void) self, (void) req, (void) args;
+  json_object_object_add (obj, "user_id", json_object_new_string (who->user_id));
+  if (who->device_id != NULL)
+    json_object_object_add (obj, "device_id", json_object_new_string (who->device_id));
+  json_object_object_add (obj, "is_guest", json_object_new_boolean (FALSE));
+  reply_json (reply, 200, obj);
+}
+
+static void
+handle_server_version (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  json_object *obj = json_object_new_object ();
+
+  (void) self, (void) req, (void) who, (void) args;
+  json_object_object_add (obj, "server_version", json_object_new_string (SERVER_VERSION));
+  json_object_object_add (obj, "python_version", json_object_new_string ("3.11.2"));
+  reply_json (reply, 200, obj);
+}
+
+static void
+handle_user_admin (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  User *user;
+  json_object *obj;
+
+  (void) req, (void) who;
+  if (!parse_user_id_arg (args[0], reply))
+    return;
+  if (!is_local_user_id (self, args[0]))
+    {
+      reply_error (reply, 400, "M_UNKNOWN", "Only local users can be admins of this homeserver");
+      return;
+    }
+  user = lookup_user (self, args[0]);
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "admin", json_object_new_boolean (user != NULL && user->admin));
+  reply_json (reply, 200, obj);
+}
+
+static void
+handle_get_user (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  User *user;
+
+  (void) req, (void) who;
+  if (!parse_user_id_arg (args[0], reply))
+    return;
+  if (!is_local_user_id (self, args[0]))
+    {
+      reply_error (reply, 400, "M_UNKNOWN", "Can only look up local users");
+      return;
+    }
+  user = lookup_user (self, args[0]);
+  if (user == NULL)
+    {
+      reply_error (reply, 404, "M_NOT_FOUND", "User not found");
+      return;
+    }
+  reply_json (reply, 200, user_info_json (user));
+}
+
+static void
+handle_put_user (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  g_autoptr(json_object) body = NULL;
+  g_autofree gchar *localpart = NULL;
+  json_object *value = NULL;
+  const gchar *password = NULL;
+  gboolean has_displayname = FALSE;
+  const gchar *displayname = NULL;
+  gboolean has_admin = FALSE;
+  gboolean admin = FALSE;
+  gboolean has_deactivated = FALSE;
+  gboolean deactivated = FALSE;
+  gboolean logout_devices = TRUE;
+  User *user;
+
+  if (!parse_user_id_arg (args[0], reply))
+    return;
+  body = parse_body (req, FALSE, reply);
+  if (body == NULL)
+    return;
+  if (!is_local_user_id (self, args[0]))
+    {
+      reply_error (reply, 400, "M_UNKNOWN", "This endpoint can only be used with local users");
+      return;
+    }
+
+  if (json_has (body, "deactivated", &value))
+    {
+      if (!json_object_is_type (value, json_type_boolean))
+        {
+          reply_error (reply, 400, "M_INVALID_PARAM", "'deactivated' parameter is not of type boolean");
+          return;
+        }
+      has_deactivated = TRUE;
+      deactivated = json_object_get_boolean (value);
+    }
+  if (json_has (body, "password", &value) && value != NULL)
+    {
+      if (!json_object_is_type (value, json_type_string)
+          || json_object_get_string_len (value) > MAX_PASSWORD_LENGTH)
+        {
+          reply_error (reply, 400, "M_INVALID_PARAM", "Invalid password");
+          return;
+        }
+      password = json_object_get_string (value);
+    }
+  if (json_has (body, "logout_devices", &value))
+    {
+      if (!json_object_is_type (value, json_type_boolean))
+        {
+          reply_error (reply, 400, "M_BAD_JSON", "'logout_devices' parameter is not of type boolean");
+          return;
+        }
+      logout_devices = json_object_get_boolean (value);
+    }
+  if (json_has (body, "displayname", &value))
+    {
+      if (value != NULL && !json_object_is_type (value, json_type_string))
+        {
+          reply_error (reply, 400, "M_BAD_JSON", "'displayname' parameter is not of type string");
+          return;
+        }
+      has_displayname = TRUE;
+      displayname = value != NULL ? json_object_get_string (value) : NULL;
+    }
+  if (json_has (body, "admin", &value))
+    {
+      if (!json_object_is_type (value, json_type_boolean))
+        {
+          reply_error (reply, 400, "M_BAD_JSON", "Param 'admin' must be a boolean, if given");
+          return;
+        }
+      has_admin = TRUE;
+      admin = json_object_get_boolean (value);
+    }
+
+  user = lookup_user (self, args[0]);
+  if (user != NULL)
+    {
+      if (has_admin && !admin && g_strcmp0 (who->user_id, user->user_id) == 0)
+        {
+          reply_error (reply, 400, "M_UNKNOWN", "You may not demote yourself.");
+          return;
+        }
+      if (has_deactivated && !deactivated && user->deactivated && password == NULL)
+        {
+          reply_error (reply, 400, "M_UNKNOWN", "Must provide a password to re-activate an account.");
+          return;
+        }
+      /* The trap mxprov must avoid: an existing account is taken over. */
+      if (password != NULL)
+        {
+          g_free (user->password);
+          user->password = g_strdup (password);
+          if (logout_devices)
+            logout_user_locked (self, user->user_id, who);
+        }
+      if (has_displayname)
+        {
+          g_free (user->displayname);
+          user->displayname = g_strdup (displayname);
+        }
+      if (has_admin)
+        user->admin = admin;
+      if (has_deactivated && deactivated && !user->deactivated)
+        deactivate_user_locked (self, user, FALSE);
+      else if (has_deactivated && !deactivated && user->deactivated)
+        user->deactivated = FALSE;
+      reply_json (reply, 200, user_info_json (user));
+      return;
+    }
+
+  split_user_id (args[0], &localpart, NULL);
+  if (!check_username_locked (self, localpart, reply))
+    return;
+  user = add_user_locked (self, localpart, password, displayname, admin);
+  if (has_deactivated && deactivated)
+    deactivate_user_locked (self, user, FALSE);
+  reply_json (reply, 201, user_info_json (user));
+}
+
+static void
+handle_username_available (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  const gchar *username = req->query != NULL ? g_hash_table_lookup (req->query, "username") : NULL;
+  json_object *obj;
+
+  (void) who, (void) args;
+  if (username == NULL)
+    {
+      reply_error (reply, 400, "M_MISSING_PARAM", "Missing string query parameter 'username'");
+      return;
+    }
+  if (!check_username_locked (self, username, reply))
+    return;
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "available", json_object_new_boolean (TRUE));
+  reply_json (reply, 200, obj);
+}
+
+static void
+handle_login_as_user (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  g_autoptr(json_object) body = NULL;
+  json_object *value = NULL;
+  gint64 valid_until_ms = 0;
+  Token *token;
+  json_object *obj;
+
+  if (!parse_user_id_arg (args[0], reply))
+    return;
+  if (!is_local_user_id (self, args[0]))
+    {
+      reply_error (reply, 400, "M_UNKNOWN", "Only local users can be logged in as");
+      return;
+    }
+  body = parse_body (req, TRUE, reply);
+  if (body == NULL)
+    return;
+  if (json_has (body, "valid_until_ms", &value) && value != NULL)
+    {
+      if (!json_object_is_type (value, json_type_int))
+        {
+          reply_error (reply, 400, "M_UNKNOWN", "'valid_until_ms' parameter must be an int");
+          return;
+        }
+      valid_until_ms = json_object_get_int64 (value);
+    }
+  if (g_strcmp0 (who->user_id, args[0]) == 0)
+    {
+      reply_error (reply, 400, "M_UNKNOWN", "Cannot use admin API to login as self");
+      return;
+    }
+  /* Like Synapse < 1.149, whether the user exists is not checked, and a
+   * valid_until_ms in the past simply yields a token that is already dead. */
+  token = add_token_locked (self, who->user_id, args[0], NULL, valid_until_ms);
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "access_token", json_object_new_string (token->token));
+  reply_json (reply, 200, obj);
+}
+
+static void
+handle_deactivate (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  g_autoptr(json_object) body = NULL;
+  json_object *value = NULL;
+  gboolean erase = FALSE;
+  User *user;
+  json_object *obj;
+
+  (void) who;
+  body = parse_body (req, TRUE, reply);
+  if (body == NULL)
+    return;
+  if (json_has (body, "erase", &value))
+    {
+      if (!json_object_is_type (value, json_type_boolean))
+        {
+          reply_error (reply, 400, "M_BAD_JSON", "Param 'erase' must be a boolean, if given");
+          return;
+        }
+      erase = json_object_get_boolean (value);
+    }
+  if (!parse_user_id_arg (args[0], reply))
+    return;
+  if (!is_local_user_id (self, args[0]))
+    {
+      reply_error (reply, 400, "M_UNKNOWN", "Can only deactivate local users");
+      return;
+    }
+  user = lookup_user (self, args[0]);
+  if (user == NULL)
+    {
+      reply_error (reply, 404, "M_NOT_FOUND", "User not found");
+      return;
+    }
+  deactivate_user_locked (self, user, erase);
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "id_server_unbind_result", json_object_new_string ("success"));
+  reply_json (reply, 200, obj);
+}
+
+static gboolean
+is_room_id (const gchar *room_id)
+{
+  return room_id != NULL && room_id[0] == '!' && strchr (room_id, ':') != NULL;
+}
+
+static void
+handle_delete_room (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  g_autoptr(json_object) body = NULL;
+  g_autofree gchar *text = NULL;
+  const gchar *bool_params[] = { "purge", "block", "force_purge" };
+  json_object *value = NULL;
+  json_object *obj;
+  json_object *kicked;
+  Room *room;
+
+  (void) who;
+  body = parse_body (req, FALSE, reply);
+  if (body == NULL)
+    return;
+  for (guint i = 0; i < G_N_ELEMENTS (bool_params); i++)
+    {
+      if (json_has (body, bool_params[i], &value) && !json_object_is_type (value, json_type_boolean))
+        {
+          text = g_strdup_printf ("Param '%s' must be a boolean, if given", bool_params[i]);
+          reply_error (reply, 400, "M_BAD_JSON", text);
+          return;
+        }
+    }
+  if (!is_room_id (args[0]))
+    {
+      text = g_strdup_printf ("%s is not a legal room ID", args[0]);
+      reply_error (reply, 400, "M_INVALID_PARAM", text);
+      return;
+    }
+  room = lookup_room (self, args[0]);
+  if (room == NULL)
+    {
+      text = g_strdup_printf ("Unknown room id %s", args[0]);
+      reply_error (reply, 404, "M_NOT_FOUND", text);
+      return;
+    }
+  kicked = json_object_new_array ();
+  for (guint i = 0; i < room->joined->len; i++)
+    json_object_array_add (kicked, json_object_new_string (g_ptr_array_index (room->joined, i)));
+  g_ptr_array_remove (self->rooms, room);
+
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "kicked_users", kicked);
+  json_object_object_add (obj, "failed_to_kick_users", json_object_new_array ());
+  json_object_object_add (obj, "local_aliases", json_object_new_array ());
+  json_object_object_add (obj, "new_room_id", NULL);
+  reply_json (reply, 200, obj);
+}
+
+typedef struct {
+  const gchar *name;
+  const gchar *join_rule;
+  gboolean guest_can_join;
+  gboolean invitees_have_ops;
+  gboolean invite_zero; /* power_level_content_override {"invite": 0} */
+} Preset;
+
+static const Preset presets[] = {
+  { "private_chat", "invite", TRUE, FALSE, TRUE },
+  { "trusted_private_chat", "invite", TRUE, TRUE, TRUE },
+  { "public_chat", "public", FALSE, FALSE, FALSE },
+};
+
+static json_object *
+default_power_levels (const gchar *creator, const Preset *preset, json_object *invites)
+{
+  static const struct {
+    const gchar *type;
+    gint level;
+  } events[] = {
+    { "m.room.name", 50 },
+    { "m.room.power_levels", 100 },
+    { "m.room.history_visibility", 100 },
+    { "m.room.canonical_alias", 50 },
+    { "m.room.avatar", 50 },
+    { "m.room.tombstone", 100 },
+    { "m.room.server_acl", 100 },
+    { "m.room.encryption", 100 },
+  };
+  json_object *pl = json_object_new_object ();
+  json_object *users = json_object_new_object ();
+  json_object *ev = json_object_new_object ();
+
+  json_object_object_add (users, creator, json_object_new_int (100));
+  if (preset->invitees_have_ops && invites != NULL)
+    {
+      for (gsize i = 0; i < json_object_array_length (invites); i++)
+        json_object_object_add (users, json_object_get_string (json_object_array_get_idx (invites, i)),
+                                json_object_new_int (100));
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (events); i++)
+    json_object_object_add (ev, events[i].type, json_object_new_int (events[i].level));
+  json_object_object_add (pl, "users", users);
+  json_object_object_add (pl, "users_default", json_object_new_int (0));
+  json_object_object_add (pl, "events", ev);
+  json_object_object_add (pl, "events_default", json_object_new_int (0));
+  json_object_object_add (pl, "state_default", json_object_new_int (50));
+  json_object_object_add (pl, "ban", json_object_new_int (50));
+  json_object_object_add (pl, "kick", json_object_new_int (50));
+  json_object_object_add (pl, "redact", json_object_new_int (50));
+  json_object_object_add (pl, "invite", json_object_new_int (preset->invite_zero ? 0 : 50));
+  json_object_object_add (pl, "historical", json_object_new_int (100));
+  return pl;
+}
+
+typedef struct {
+  gchar *type;
+  gchar *state_key;
+  json_object *content;
+} InitialState;
+
+static void
+initial_state_free (InitialState *st)
+{
+  g_free (st->type);
+  g_free (st->state_key);
+  json_object_put (st->content);
+  g_free (st);
+}
+
+static InitialState *
+initial_state_take (GPtrArray *list, const gchar *type)
+{
+  for (guint i = 0; i < list->len; i++)
+    {
+      InitialState *st = g_ptr_array_index (list, i);
+      if (g_strcmp0 (st->type, type) == 0 && g_strcmp0 (st->state_key, "") == 0)
+        return g_ptr_array_steal_index (list, i);
+    }
+  return NULL;
+}
+
+static gboolean
+initial_state_has (GPtrArray *list, const gchar *type)
+{
+  for (guint i = 0; i < list->len; i++)
+    {
+      InitialState *st = g_ptr_array_index (list, i);
+      if (g_strcmp0 (st->type, type) == 0 && g_strcmp0 (st->state_key, "") == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static gboolean
+optional_string (json_object *body, const gchar *key, const gchar **out, Reply *reply)
+{
+  json_object *value = NULL;
+  g_autofree gchar *text = NULL;
+
+  *out = NULL;
+  if (!json_has (body, key, &value) || value == NULL)
+    return TRUE;
+  if (!json_object_is_type (value, json_type_string))
+    {
+      text = g_strdup_printf ("'%s' must be a string", key);
+      reply_error (reply, 400, "M_BAD_JSON", text);
+      return FALSE;
+    }
+  *out = json_object_get_string (value);
+  return TRUE;
+}
+
+/* Synapse's RoomCreationHandler.create_room(): validate everything first,
+ * then send the state events in the order Synapse does. */
+static void
+handle_create_room (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  g_autoptr(json_object) body = NULL;
+  g_autoptr(GPtrArray) initial = g_ptr_array_new_with_free_func ((GDestroyNotify) initial_state_free);
+  g_autofree gchar *text = NULL;
+  g_autofree gchar *random_part = NULL;
+  json_object *value = NULL;
+  json_object *creation_content = NULL;
+  json_object *invites = NULL;
+  json_object *pl_override = NULL;
+  json_object *create;
+  json_object *content;
+  json_object *obj;
+  const gchar *visibility = NULL;
+  const gchar *preset_name = NULL;
+  const gchar *room_version = NULL;
+  const gchar *name = NULL;
+  const gchar *topic = NULL;
+  const Preset *preset = NULL;
+  InitialState *pl_initial;
+  User *creator;
+  Room *room;
+  gboolean is_direct = FALSE;
+
+  (void) args;
+  body = parse_body (req, FALSE, reply);
+  if (body == NULL)
+    return;
+
+  if (!optional_string (body, "visibility", &visibility, reply)
+      || !optional_string (body, "preset", &preset_name, reply)
+      || !optional_string (body, "room_version", &room_version, reply)
+      || !optional_string (body, "name", &name, reply)
+      || !optional_string (body, "topic", &topic, reply))
+    return;
+  if (preset_name == NULL)
+    preset_name = g_strcmp0 (visibility, "public") == 0 ? "public_chat" : "private_chat";
+  for (guint i = 0; i < G_N_ELEMENTS (presets); i++)
+    {
+      if (g_strcmp0 (presets[i].name, preset_name) == 0)
+        preset = &presets[i];
+    }
+  if (preset == NULL)
+    {
+      text = g_strdup_printf ("'%s' is not a valid preset", preset_name);
+      reply_error (reply, 400, "M_BAD_JSON", text);
+      return;
+    }
+  if (room_version == NULL)
+    room_version = DEFAULT_ROOM_VERSION;
+  if (!g_strv_contains ((const gchar *const[]) { "1", "2", "3", "4", "5", "6", "7", "8", "9", "10", NULL },
+                        room_version))
+    {
+      reply_error (reply, 400, "M_UNSUPPORTED_ROOM_VERSION",
+                   "Your homeserver does not support this room version");
+      return;
+    }
+  if (json_has (body, "creation_content", &creation_content) && creation_content != NULL
+      && !json_object_is_type (creation_content, json_type_object))
+    {
+      reply_error (reply, 400, "M_BAD_JSON", "'creation_content' must be an object");
+      return;
+    }
+  if (json_has (body, "power_level_content_override", &pl_override) && pl_override != NULL
+      && !json_object_is_type (pl_override, json_type_object))
+    {
+      reply_error (reply, 400, "M_BAD_JSON", "'power_level_content_override' must be an object");
+      return;
+    }
+  if (json_has (body, "is_direct", &value) && json_object_is_type (value, json_type_boolean))
+    is_direct = json_object_get_boolean (value);
+  if (json_has (body, "invite", &invites) && invites != NULL)
+    {
+      if (!json_object_is_type (invites, json_type_array))
+        {
+          reply_error (reply, 400, "M_BAD_JSON", "'invite' must be a list");
+          return;
+        }
+      for (gsize i = 0; i < json_object_array_length (invites); i++)
+        {
+          json_object *invitee = json_object_array_get_idx (invites, i);
+          if (!json_object_is_type (invitee, json_type_string)
+              || !split_user_id (json_object_get_string (invitee), NULL, NULL))
+            {
+              reply_error (reply, 400, "M_INVALID_PARAM", "Invalid user_id in 'invite'");
+              return;
+            }
+        }
+    }
+  if (json_has (body, "initial_state", &value) && value != NULL)
+    {
+      if (!json_object_is_type (value, json_type_array))
+        {
+          reply_error (reply, 400, "M_BAD_JSON", "'initial_state' must be a list");
+          return;
+        }
+      for (gsize i = 0; i < json_object_array_length (value); i++)
+        {
+          json_object *entry = json_object_array_get_idx (value, i);
+          json_object *type = NULL;
+          json_object *state_key = NULL;
+          json_object *ev_content = NULL;
+          const gchar *key_str = "";
+          gboolean replaced = FALSE;
+
+          if (!json_object_is_type (entry, json_type_object))
+            {
+              reply_error (reply, 400, "M_BAD_JSON", "initial_state entries must be objects");
+              return;
+            }
+          if (!json_has (entry, "type", &type) || !json_object_is_type (type, json_type_string))
+            {
+              reply_error (reply, 400, "M_BAD_JSON", "'type' not a string type");
+              return;
+            }
+          if (json_has (entry, "state_key", &state_key))
+            {
+              if (!json_object_is_type (state_key, json_type_string))
+                {
+                  reply_error (reply, 400, "M_BAD_JSON", "'state_key' not a string type");
+                  return;
+                }
+              key_str = json_object_get_string (state_key);
+            }
+          /* Synapse reads val["content"] unguarded: a KeyError, so a 500 */
+          if (!json_has (entry, "content", &ev_content))
+            {
+              reply_error (reply, 500, "M_UNKNOWN", "Internal server error");
+              return;
+            }
+          if (!json_object_is_type (ev_content, json_type_object))
+            {
+              reply_error (reply, 400, "M_BAD_JSON", "'content' not an object");
+              return;
+            }
+          /* an OrderedDict: a repeated key keeps its first place, last value */
+          for (guint j = 0; j < initial->len; j++)
+            {
+              InitialState *st = g_ptr_array_index (initial, j);
+              if (g_strcmp0 (st->type, json_object_get_string (type)) == 0
+                  && g_strcmp0 (st->state_key, key_str) == 0)
+                {
+                  json_object_put (st->content);
+                  st->content = json_copy (ev_content);
+                  replaced = TRUE;
+                }
+            }
+          if (!replaced)
+            {
+              InitialState *st = g_new0 (InitialState, 1);
+              st->type = g_strdup (json_object_get_string (type));
+              st->state_key = g_strdup (key_str);
+              st->content = json_copy (ev_content);
+              g_ptr_array_add (initial, st);
+            }
+        }
+    }
+
+  room = g_new0 (Room, 1);
+  random_part = random_string (LETTERS, 18);
+  room->room_id = g_strdup_printf ("!%s:%s", random_part, self->server_name);
+  room->creator = g_strdup (who->user_id);
+  room->create_request = json_copy (body);
+  room->state = g_ptr_array_new_with_free_func ((GDestroyNotify) state_event_free);
+  room->joined = g_ptr_array_new_with_free_func (g_free);
+  g_ptr_array_add (self->rooms, room);
+
+  create = creation_content != NULL ? json_copy (creation_content) : json_object_new_object ();
+  json_object_object_add (create, "creator", json_object_new_string (who->user_id));
+  json_object_object_add (create, "room_version", json_object_new_string (room_version));
+  room_send_state (room, who->user_id, "m.room.create", "", create);
+
+  creator = lookup_user (self, who->user_id);
+  room_send_state (room, who->user_id, "m.room.member", who->user_id,
+                   member_content ("join", TRUE, creator != NULL ? creator->displayname : NULL));
+  g_ptr_array_add (room->joined, g_strdup (who->user_id));
+
+  /* initial_state's power levels take the default's place, not a later one */
+  pl_initial = initial_state_take (initial, "m.room.power_levels");
+  if (pl_initial != NULL)
+    {
+      room_send_state (room, who->user_id, "m.room.power_levels", "", g_steal_pointer (&pl_initial->content));
+      initial_state_free (pl_initial);
+    }
+  else
+    {
+      content = default_power_levels (who->user_id, preset, invites);
+      if (pl_override != NULL)
+        {
+          json_object_object_foreach (pl_override, key, val)
+            json_object_object_add (content, key, json_copy (val));
+        }
+      room_send_state (room, who->user_id, "m.room.power_levels", "", content);
+    }
+  if (!initial_state_has (initial, "m.room.join_rules"))
+    {
+      content = json_object_new_object ();
+      json_object_object_add (content, "join_rule", json_object_new_string (preset->join_rule));
+      room_send_state (room, who->user_id, "m.room.join_rules", "", content);
+    }
+  if (!initial_state_has (initial, "m.room.history_visibility"))
+    {
+      content = json_object_new_object ();
+      json_object_object_add (content, "history_visibility", json_object_new_string ("shared"));
+      room_send_state (room, who->user_id, "m.room.history_visibility", "", content);
+    }
+  if (preset->guest_can_join && !initial_state_has (initial, "m.room.guest_access"))
+    {
+      content = json_object_new_object ();
+      json_object_object_add (content, "guest_access", json_object_new_string ("can_join"));
+      room_send_state (room, who->user_id, "m.room.guest_access", "", content);
+    }
+  for (guint i = 0; i < initial->len; i++)
+    {
+      InitialState *st = g_ptr_array_index (initial, i);
+      room_send_state (room, who->user_id, st->type, st->state_key, g_steal_pointer (&st->content));
+    }
+  if (name != NULL)
+    {
+      content = json_object_new_object ();
+      json_object_object_add (content, "name", json_object_new_string (name));
+      room_send_state (room, who->user_id, "m.room.name", "", content);
+    }
+  if (topic != NULL)
+    {
+      content = json_object_new_object ();
+      json_object_object_add (content, "topic", json_object_new_string (topic));
+      room_send_state (room, who->user_id, "m.room.topic", "", content);
+    }
+  for (gsize i = 0; invites != NULL && i < json_object_array_length (invites); i++)
+    {
+      const gchar *invitee = json_object_get_string (json_object_array_get_idx (invites, i));
+      content = member_content ("invite", FALSE, NULL);
+      if (is_direct)
+        json_object_object_add (content, "is_direct", json_object_new_boolean (TRUE));
+      room_send_state (room, who->user_id, "m.room.member", invitee, content);
+    }
+
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "room_id", json_object_new_string (room->room_id));
+  reply_json (reply, 200, obj);
+}
+
+/* Room reads are for joined members only; a missing room looks the same. */
+static Room *
+room_for_member (TestHomeserver *self, const gchar *room_id, Requester *who, Reply *reply)
+{
+  Room *room = lookup_room (self, room_id);
+  g_autofree gchar *text = NULL;
+
+  if (room == NULL || !room_has_member (room, who->user_id))
+    {
+      text = g_strdup_printf ("User %s not in room %s", who->user_id, room_id);
+      reply_error (reply, 403, "M_FORBIDDEN", text);
+      return NULL;
+    }
+  return room;
+}
+
+static json_object *
+state_event_json (Room *room, StateEvent *ev)
+{
+  json_object *obj = json_object_new_object ();
+
+  json_object_object_add (obj, "type", json_object_new_string (ev->type));
+  json_object_object_add (obj, "state_key", json_object_new_string (ev->state_key));
+  json_object_object_add (obj, "content", json_copy (ev->content));
+  json_object_object_add (obj, "sender", json_object_new_string (ev->sender));
+  json_object_object_add (obj, "room_id", json_object_new_string (room->room_id));
+  json_object_object_add (obj, "event_id", json_object_new_string (ev->event_id));
+  json_object_object_add (obj, "origin_server_ts", json_object_new_int64 (ev->origin_server_ts));
+  json_object_object_add (obj, "unsigned", json_object_new_object ());
+  return obj;
+}
+
+static void
+handle_room_state_all (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  Room *room;
+  json_object *arr;
+
+  (void) req;
+  room = room_for_member (self, args[0], who, reply);
+  if (room == NULL)
+    return;
+  arr = json_object_new_array ();
+  for (guint i = 0; i < room->state->len; i++)
+    json_object_array_add (arr, state_event_json (room, g_ptr_array_index (room->state, i)));
+  reply_json (reply, 200, arr);
+}
+
+static void
+handle_room_state (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  const gchar *state_key = args[2] != NULL ? args[2] : "";
+  Room *room;
+  StateEvent *ev;
+
+  (void) req;
+  room = room_for_member (self, args[0], who, reply);
+  if (room == NULL)
+    return;
+  ev = room_lookup_state (room, args[1], state_key, NULL);
+  if (ev == NULL)
+    {
+      reply_error (reply, 404, "M_NOT_FOUND", "Event not found.");
+      return;
+    }
+  reply_json (reply, 200, json_copy (ev->content));
+}
+
+static void
+handle_joined_members (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  Room *room;
+  json_object *joined;
+  json_object *obj;
+
+  (void) req;
+  room = room_for_member (self, args[0], who, reply);
+  if (room == NULL)
+    return;
+  joined = json_object_new_object ();
+  for (guint i = 0; i < room->joined->len; i++)
+    {
+      const gchar *member = g_ptr_array_index (room->joined, i);
+      StateEvent *ev = room_lookup_state (room, "m.room.member", member, NULL);
+      json_object *profile = json_object_new_object ();
+      json_object *dn = NULL;
+
+      if (ev != NULL && json_has (ev->content, "displayname", &dn) && dn != NULL)
+        json_object_object_add (profile, "display_name", json_copy (dn));
+      else
+        json_object_object_add (profile, "display_name", NULL);
+      json_object_object_add (profile, "avatar_url", NULL);
+      json_object_object_add (joined, member, profile);
+    }
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "joined", joined);
+  reply_json (reply, 200, obj);
+}
+
+static void
+handle_joined_rooms (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  json_object *arr = json_object_new_array ();
+  json_object *obj = json_object_new_object ();
+
+  (void) req, (void) args;
+  for (guint i = 0; i < self->rooms->len; i++)
+    {
+      Room *room = g_ptr_array_index (self->rooms, i);
+      if (room_has_member (room, who->user_id))
+        json_object_array_add (arr, json_object_new_string (room->room_id));
+    }
+  json_object_object_add (obj, "joined_rooms", arr);
+  reply_json (reply, 200, obj);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Routing */
+
+typedef enum {
+  AUTH_NONE,
+  AUTH_USER,
+  AUTH_ADMIN,
+} AuthKind;
+
+typedef struct {
+  const gchar *method;
+  const gchar *pattern; /* "{}" captures one segment, "{v}" is r0 or v3 */
+  AuthKind auth;
+  HandlerFunc func;
+} Route;
+
+static const Route routes[] = {
+  { "GET", "_matrix/client/versions", AUTH_NONE, handle_versions },
+  { "GET", "_matrix/client/{v}/login", AUTH_NONE, handle_login_flows },
+  { "POST", "_matrix/client/{v}/login", AUTH_NONE, handle_login },
+  { "POST", "_matrix/client/{v}/logout", AUTH_USER, handle_logout },
+  { "GET", "_matrix/client/{v}/account/whoami", AUTH_USER, handle_whoami },
+  { "POST", "_matrix/client/{v}/createRoom", AUTH_USER, handle_create_room },
+  { "GET", "_matrix/client/{v}/rooms/{}/state", AUTH_USER, handle_room_state_all },
+  { "GET", "_matrix/client/{v}/rooms/{}/state/{}", AUTH_USER, handle_room_state },
+  { "GET", "_matrix/client/{v}/rooms/{}/state/{}/{}", AUTH_USER, handle_room_state },
+  { "GET", "_matrix/client/{v}/rooms/{}/joined_members", AUTH_USER, handle_joined_members },
+  { "GET", "_matrix/client/{v}/joined_rooms", AUTH_USER, handle_joined_rooms },
+  { "GET", "_synapse/admin/v1/server_version", AUTH_NONE, handle_server_version },
+  { "GET", "_synapse/admin/v1/users/{}/admin", AUTH_ADMIN, handle_user_admin },
+  { "GET", "_synapse/admin/v2/users/{}", AUTH_ADMIN, handle_get_user },
+  { "PUT", "_synapse/admin/v2/users/{}", AUTH_ADMIN, handle_put_user },
+  { "GET", "_synapse/admin/v1/username_available", AUTH_ADMIN, handle_username_available },
+  { "POST", "_synapse/admin/v1/users/{}/login", AUTH_ADMIN, handle_login_as_user },
+  { "POST", "_synapse/admin/v1/deactivate/{}", AUTH_ADMIN, handle_deactivate },
+  { "DELETE", "_synapse/admin/v1/rooms/{}", AUTH_ADMIN, handle_delete_room },
+};
+
+/* On a match, returns the captured segments (borrowed, NULL-terminated) */
+static gboolean
+route_matches (const Route *route, gchar **segments, GPtrArray *captures)
+{
+  g_auto(GStrv) parts = g_strsplit (route->pattern, "/", -1);
+
+  g_ptr_array_set_size (captures, 0);
+  if (g_strv_length (parts) != g_strv_length (segments))
+    return FALSE;
+  for (guint i = 0; parts[i] != NULL; i++)
+    {
+      if (g_strcmp0 (parts[i], "{}") == 0)
+        g_ptr_array_add (captures, segments[i]);
+      else if (g_strcmp0 (parts[i], "{v}") == 0)
+        {
+          if (g_strcmp0 (segments[i], "v3") != 0 && g_strcmp0 (segments[i], "r0") != 0)
+            return FALSE;
+        }
+      else if (g_strcmp0 (parts[i], segments[i]) != 0)
+        return FALSE;
+    }
+  g_ptr_array_add (captures, NULL);
+  /* room state with an empty state_key may omit the last segment */
+  g_ptr_array_add (captures, NULL);
+  return TRUE;
+}
+
+/* Fills `who` from the access token, or answers 401 */
+static gboolean
+authenticate_locked (TestHomeserver *self, Request *req, Requester *who, Reply *reply)
+{
+  const gchar *query_token = req->query != NULL ? g_hash_table_lookup (req->query, "access_token") : NULL;
+  g_autofree gchar *header_token = NULL;
+  const gchar *token_str;
+  Token *token;
+
+  if (req->authorization != NULL)
+    {
+      g_auto(GStrv) parts = g_strsplit (req->authorization, " ", -1);
+      if (g_strv_length (parts) != 2 || g_strcmp0 (parts[0], "Bearer") != 0)
+        {
+          reply_error (reply, 401, "M_MISSING_TOKEN", "Invalid Authorization header.");
+          return FALSE;
+        }
+      header_token = g_strdup (parts[1]);
+    }
+  if (header_token != NULL && query_token != NULL)
+    {
+      reply_error (reply, 400, "M_MISSING_TOKEN",
+                   "Mixing Authorization headers and access_token query parameters.");
+      return FALSE;
+    }
+  token_str = header_token != NULL ? header_token : query_token;
+  if (token_str == NULL)
+    {
+      reply_error (reply, 401, "M_MISSING_TOKEN", "Missing access token.");
+      return FALSE;
+    }
+  token = g_hash_table_lookup (self->tokens, token_str);
+  if (token == NULL || !token_is_valid (token))
+    {
+      reply_unknown_token (reply);
+      return FALSE;
+    }
+  who->user_id = g_strdup (token->user_id);
+  who->device_id = g_strdup (token->device_id);
+  who->token = g_strdup (token->token);
+  return TRUE;
+}
+
+static void
+handle_request (TestHomeserver *self, Request *req, Reply *reply)
+{
+  g_autoptr(GPtrArray) captures = g_ptr_array_new ();
+  const Route *route = NULL;
+  gboolean path_known = FALSE;
+  Requester who = { NULL, NULL, NULL };
+
+  if (req->segments == NULL)
+    {
+      reply_error (reply, 404, "M_UNRECOGNIZED", "Unrecognized request");
+      return;
+    }
+  for (guint i = 0; i < G_N_ELEMENTS (routes); i++)
+    {
+      if (!route_matches (&routes[i], req->segments, captures))
+        continue;
+      path_known = TRUE;
+      if (g_strcmp0 (routes[i].method, req->method) == 0)
+        {
+          route = &routes[i];
+          break;
+        }
+    }
+  if (route == NULL)
+    {
+      if (path_known)
+        reply_error (reply, 405, "M_UNRECOGNIZED", "Unrecognized request");
+      else
+        reply_error (reply, 404, "M_UNRECOGNIZED", "Unrecognized request");
+      return;
+    }
+
+  g_mutex_lock (&self->lock);
+  if (route->auth != AUTH_NONE && !authenticate_locked (self, req, &who, reply))
+    goto out;
+  if (route->auth == AUTH_ADMIN)
+    {
+      User *user = lookup_user (self, who.user_id);
+      if (user == NULL || !user->admin)
+        {
+          reply_error (reply, 403, "M_FORBIDDEN", "You are not a server admin");
+          goto out;
+        }
+    }
+  route->func (self, req, &who, (gchar **) captures->pdata, reply);
+out:
+  g_mutex_unlock (&self->lock);
+  requester_clear (&who);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Answering, faults and delays; server thread only */
+
+static void
+send_reply (SoupServerMessage *msg, guint status, const gchar *content_type,
+            const gchar *body, gssize len)
+{
+  if (len < 0)
+    len = strlen (body);
+  soup_server_message_set_status (msg, status, NULL);
+  soup_server_message_set_response (msg, content_type, SOUP_MEMORY_COPY, body, len);
+}
+
+static void
+send_json_reply (SoupServerMessage *msg, Reply *reply)
+{
+  const gchar *text = json_object_to_json_string_ext (reply->json,
+                                                      JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+  send_reply (msg, reply->status, "application/json", text, -1);
+}
+
+/* Takes the connection away from libsoup so we can misbehave on it */
+static void
+steal_and_close (SoupServerMessage *msg, const gchar *partial)
+{
+  g_autoptr(GIOStream) stream = soup_server_message_steal_connection (msg);
+  g_autoptr(GError) error = NULL;
+
+  if (stream == NULL)
+    return;
+  if (partial != NULL)
+    {
+      GOutputStream *out = g_io_stream_get_output_stream (stream);
+      if (!g_output_stream_write_all (out, partial, strlen (partial), NULL, NULL, &error)
+          || !g_output_stream_flush (out, NULL, &error))
+        g_debug ("writing the truncated answer failed: %s", error->message);
+    }
+  g_io_stream_close (stream, NULL, NULL);
+}
+
+static const gchar html_502[] =
+  "<html>\r\n"
+  "<head><title>502 Bad Gateway</title></head>\r\n"
+  "<body>\r\n"
+  "<center><h1>502 Bad Gateway</h1></center>\r\n"
+  "<hr><center>nginx/1.22.1</center>\r\n"
+  "</body>\r\n"
+  "</html>\r\n";
+
+/* Returns the status the client sees, 0 when it gets no complete answer */
+static guint
+apply_fault (SoupServerMessage *msg, const TestFault *fault)
+{
+  switch (fault->kind)
+    {
+    case TEST_FAULT_STATUS:
+      send_reply (msg, fault->status,
+                  fault->content_type != NULL ? fault->content_type : "application/json",
+                  fault->body != NULL ? fault->body : "", -1);
+      return fault->status;
+
+    case TEST_FAULT_HTML_502:
+      send_reply (msg, 502, "text/html", html_502, -1);
+      return 502;
+
+    case TEST_FAULT_RATE_LIMIT:
+      {
+        Reply reply = { 0, NULL };
+        reply_rate_limited (&reply, fault->retry_after_ms);
+        if (fault->retry_after_header)
+          {
+            g_autofree gchar *secs = g_strdup_printf ("%u", (fault->retry_after_ms + 999) / 1000);
+            soup_message_headers_replace (soup_server_message_get_response_headers (msg),
+                                          "Retry-After", secs);
+          }
+        send_json_reply (msg, &reply);
+        json_object_put (reply.json);
+        return 429;
+      }
+
+    case TEST_FAULT_MALFORMED_JSON:
+      send_reply (msg, 200, "application/json", "{\"access_token\": \"syt_trunc", -1);
+      return 200;
+
+    case TEST_FAULT_DROP:
+      steal_and_close (msg, NULL);
+      return 0;
+
+    case TEST_FAULT_TRUNCATED:
+      steal_and_close (msg,
+                       "HTTP/1.1 200 OK\r\n"
+                       "Content-Type: application/json\r\n"
+                       "Content-Length: 256\r\n"
+                       "\r\n"
+                       "{\"room_id\": \"!");
+      return 0;
+
+    case TEST_FAULT_DELAY:
+    default:
+      g_assert_not_reached ();
+    }
+  return 0;
+}
+
+static void
+request_finish (TestHomeserver *self, Request *req)
+{
+  Reply reply = { 0, NULL };
+  const TestFault *fault = req->fault != NULL ? &req->fault->fault : NULL;
+  guint status;
+
+  if (fault != NULL && fault->kind == TEST_FAULT_DELAY)
+    fault = NULL;
+  if (fault == NULL || fault->after_handling)
+    handle_request (self, req, &reply);
+
+  if (fault != NULL)
+    status = apply_fault (req->msg, fault);
+  else
+    {
+      send_json_reply (req->msg, &reply);
+      status = reply.status;
+    }
+  g_clear_pointer (&reply.json, json_object_put);
+
+  g_mutex_lock (&self->lock);
+  ((LogEntry *) g_ptr_array_index (self->log, req->log_index))->status = status;
+  g_mutex_unlock (&self->lock);
+
+  /* a stolen connection has no I/O left to resume */
+  if (req->paused && status != 0)
+    soup_server_message_unpause (req->msg);
+  request_free (req);
+}
+
+static gboolean
+request_delay_done (gpointer data)
+{
+  Request *req = data;
+
+  g_ptr_array_remove_fast (req->self->pending, req);
+  request_finish (req->self, req);
+  return G_SOURCE_REMOVE;
+}
+
+static gchar *
+decode_segment (const gchar *segment)
+{
+  return g_uri_unescape_string (segment, NULL);
+}
+
+static Request *
+request_new (TestHomeserver *self, SoupServerMessage *msg, const char *path, GHashTable *query)
+{
+  Request *req = g_new0 (Request, 1);
+  SoupMessageHeaders *headers = soup_server_message_get_request_headers (msg);
+  g_autoptr(GBytes) body = soup_message_body_flatten (soup_server_message_get_request_body (msg));
+  g_auto(GStrv) raw_segments = NULL;
+  gsize n;
+
+  req->self = self;
+  req->msg = g_object_ref (msg);
+  req->method = g_strdup (soup_server_message_get_method (msg));
+  req->path = g_uri_unescape_string (path, NULL);
+  if (req->path == NULL)
+    req->path = g_strdup (path);
+
+  /* decode segment by segment so an encoded '/' cannot split a user ID */
+  raw_segments = g_strsplit (path[0] == '/' ? path + 1 : path, "/", -1);
+  n = g_strv_length (raw_segments);
+  req->segments = g_new0 (gchar *, n + 1);
+  for (gsize i = 0; i < n; i++)
+    {
+      req->segments[i] = decode_segment (raw_segments[i]);
+      if (req->segments[i] == NULL)
+        {
+          g_clear_pointer (&req->segments, g_strfreev);
+          break;
+        }
+    }
+
+  if (query != NULL)
+    {
+      GHashTableIter iter;
+      gpointer key, value;
+
+      req->query = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+      g_hash_table_iter_init (&iter, query);
+      while (g_hash_table_iter_next (&iter, &key, &value))
+        g_hash_table_insert (req->query, g_strdup (key), g_strdup (value));
+    }
+  req->authorization = g_strdup (soup_message_headers_get_one (headers, "Authorization"));
+  req->body = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
+  req->body_len = g_bytes_get_size (body);
+  return req;
+}
+
+static FaultRule *
+find_fault_locked (TestHomeserver *self, const gchar *method, const gchar *path)
+{
+  FaultRule *hit = NULL;
+
+  /* every matching rule counts the request, so each rule's skip/count is
+   * independent of the others; the first rule due wins */
+  for (guint i = 0; i < self->faults->len; i++)
+    {
+      FaultRule *rule = g_ptr_array_index (self->faults, i);
+      guint index;
+
+      if (!method_matches (rule->method, method) || !path_matches (rule->path, path))
+        continue;
+      index = rule->seen++;
+      if (hit == NULL && index >= rule->skip && index - rule->skip < rule->count)
+        hit = rule;
+    }
+  return hit != NULL ? fault_rule_copy (hit) : NULL;
+}
+
+static void
+server_callback (SoupServer *server, SoupServerMessage *msg, const char *path,
+                 GHashTable *query, gpointer user_data)
+{
+  TestHomeserver *self = user_data;
+  Request *req = request_new (self, msg, path, query);
+  const gchar *raw_query = g_uri_get_query (soup_server_message_get_uri (msg));
+  LogEntry *entry = g_new0 (LogEntry, 1);
+  guint delay_ms;
+
+  (void) server;
+  entry->method = g_strdup (req->method);
+  entry->path = g_strdup (req->path);
+
+  g_mutex_lock (&self->lock);
+  req->log_index = self->log->len;
+  g_ptr_array_add (self->log, entry);
+  if (req->authorization != NULL)
+    g_string_append_printf (self->raw, "Authorization: %s\n", req->authorization);
+  /* an access_token may travel in the query too */
+  if (raw_query != NULL)
+    g_string_append_printf (self->raw, "?%s\n", raw_query);
+  g_string_append_len (self->raw, req->body, req->body_len);
+  g_string_append_c (self->raw, '\n');
+  req->fault = find_fault_locked (self, req->method, req->path);
+  delay_ms = self->request_delay_ms;
+  g_mutex_unlock (&self->lock);
+
+  if (req->fault != NULL && req->fault->fault.kind == TEST_FAULT_DELAY)
+    delay_ms += req->fault->fault.delay_ms;
+  if (delay_ms == 0)
+    {
+      request_finish (self, req);
+      return;
+    }
+
+  /* pausing frees the thread for other clients while this one waits */
+  soup_server_message_pause (msg);
+  req->paused = TRUE;
+  req->delay_source = g_timeout_source_new (delay_ms);
+  g_source_set_callback (req->delay_source, request_delay_done, req, NULL);
+  g_source_attach (req->delay_source, self->context);
+  g_ptr_array_add (self->pending, req);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Thread */
+
+static gboolean
+quit_loop_cb (gpointer data)
+{
+  TestHomeserver *self = data;
+
+  g_main_loop_quit (self->loop);
+  return G_SOURCE_REMOVE;
+}
+
+static gpointer
+server_thread (gpointer data)
+{
+  TestHomeserver *self = data;
+  g_autoptr(SoupServer) server = NULL;
+  g_autoptr(GSocketAddress) address = NULL;
+  GError *error = NULL;
+  GSList *uris;
+  guint port = 0;
+
+  g_main_context_push_thread_default (self->context);
+  server = soup_server_new ("server-header", "Synapse/" SERVER_VERSION, NULL);
+  soup_server_add_handler (server, NULL, server_callback, self, NULL);
+
+  /* never anything but loopback IPv4: these servers hold test secrets */
+  address = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
+  if (soup_server_listen (server, address, 0, &error))
+    {
+      uris = soup_server_get_uris (server);
+      if (uris != NULL)
+        port = (guint) g_uri_get_port (uris->data);
+      g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+      if (port == 0)
+        g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "libsoup reported no port");
+    }
+  else if (error == NULL)
+    {
+      g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "soup_server_listen failed");
+    }
+  if (error != NULL)
+    {
+      g_mutex_lock (&self->lock);
+      self->start_error = error;
+      self->thread_ready = TRUE;
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+      g_clear_object (&server);
+      g_main_context_pop_thread_default (self->context);
+      return NULL;
+    }
+  g_mutex_lock (&self->lock);
+  self->port = port;
+  self->thread_ready = TRUE;
+  g_cond_broadcast (&self->cond);
+  g_mutex_unlock (&self->lock);
+
+  g_main_loop_run (self->loop);
+
+  for (guint i = 0; i < self->pending->len; i++)
+    {
+      Request *req = g_ptr_array_index (self->pending, i);
+      g_source_destroy (req->delay_source);
+      request_free (req);
+    }
+  g_ptr_array_set_size (self->pending, 0);
+  soup_server_disconnect (server);
+  g_clear_object (&server);
+  /* let libsoup finish closing the connections it just dropped */
+  while (g_main_context_iteration (self->context, FALSE))
+    ;
+  g_main_context_pop_thread_default (self->context);
+  return NULL;
+}
+
+/* ------------------------------------------------------------------------ */
+/* Public API */
+
+TestHomeserver *
+test_homeserver_new (const gchar *server_name)
+{
+  TestHomeserver *self = g_new0 (TestHomeserver, 1);
+
+  self->server_name = g_strdup (server_name != NULL ? server_name : "example.test");
+  g_mutex_init (&self->lock);
+  g_cond_init (&self->cond);
+  self->users = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) user_free);
+  self->tokens = g_hash_table_new_full (g_str_hash, g_str_equal, NULL, (GDestroyNotify) token_free);
+  self->devices = g_ptr_array_new_with_free_func ((GDestroyNotify) device_free);
+  self->rooms = g_ptr_array_new_with_free_func ((GDestroyNotify) room_free);
+  self->rate_buckets = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->faults = g_ptr_array_new_with_free_func ((GDestroyNotify) fault_rule_free);
+  self->log = g_ptr_array_new_with_free_func ((GDestroyNotify) log_entry_free);
+  self->raw = g_string_new (NULL);
+  self->pending = g_ptr_array_new ();
+  self->login_rate_limit = TRUE;
+  self->password_login = TRUE;
+  return self;
+}
+
+void
+test_homeserver_free (TestHomeserver *self)
+{
+  if (self == NULL)
+    return;
+  test_homeserver_stop (self);
+  g_free (self->server_name);
+  g_hash_table_unref (self->users);
+  g_hash_table_unref (self->tokens);
+  g_ptr_array_unref (self->devices);
+  g_ptr_array_unref (self->rooms);
+  g_hash_table_unref (self->rate_buckets);
+  g_ptr_array_unref (self->faults);
+  g_ptr_array_unref (self->log);
+  g_string_free (self->raw, TRUE);
+  g_ptr_array_unref (self->pending);
+  g_free (self->url);
+  g_mutex_clear (&self->lock);
+  g_cond_clear (&self->cond);
+  g_free (self);
+}
+
+gboolean
+test_homeserver_start (TestHomeserver *self, GError **error)
+{
+  GError *start_error;
+
+  g_return_val_if_fail (self != NULL, FALSE);
+  g_return_val_if_fail (self->thread == NULL, FALSE);
+
+  self->context = g_main_context_new ();
+  self->loop = g_main_loop_new (self->context, FALSE);
+  self->thread_ready = FALSE;
+  self->thread = g_thread_try_new ("test-homeserver", server_thread, self, error);
+  if (self->thread == NULL)
+    {
+      g_clear_pointer (&self->loop, g_main_loop_unref);
+      g_clear_pointer (&self->context, g_main_context_unref);
+      return FALSE;
+    }
+
+  g_mutex_lock (&self->lock);
+  while (!self->thread_ready)
+    g_cond_wait (&self->cond, &self->lock);
+  start_error = g_steal_pointer (&self->start_error);
+  g_mutex_unlock (&self->lock);
+
+  if (start_error != NULL)
+    {
+      g_thread_join (g_steal_pointer (&self->thread));
+      g_clear_pointer (&self->loop, g_main_loop_unref);
+      g_clear_pointer (&self->context, g_main_context_unref);
+      g_propagate_error (error, start_error);
+      return FALSE;
+    }
+  g_free (self->url);
+  self->url = g_strdup_printf ("http://127.0.0.1:%u", self->port);
+  return TRUE;
+}
+
+void
+test_homeserver_stop (TestHomeserver *self)
+{
+  g_return_if_fail (self != NULL);
+
+  if (self->thread == NULL)
+    return;
+  /* through the context, since g_main_loop_quit() before run() is lost */
+  g_main_context_invoke (self->context, quit_loop_cb, self);
+  g_thread_join (g_steal_pointer (&self->thread));
+  g_clear_pointer (&self->loop, g_main_loop_unref);
+  g_clear_pointer (&self->context, g_main_context_unref);
+}
+
+const gchar *
+test_homeserver_get_url (TestHomeserver *self)
+{
+  return self->url;
+}
+
+const gchar *
+test_homeserver_get_server_name (TestHomeserver *self)
+{
+  return self->server_name;
+}
+
+void
+test_homeserver_add_user (TestHomeserver *self, const gchar *localpart,
+                          const gchar *password, gboolean admin)
+{
+  g_return_if_fail (localpart != NULL);
+
+  g_mutex_lock (&self->lock);
+  add_user_locked (self, localpart, password, NULL, admin);
+  g_mutex_unlock (&self->lock);
+}
+
+void
+test_homeserver_set_login_rate_limit (TestHomeserver *self, gboolean enabled)
+{
+  g_mutex_lock (&self->lock);
+  self->login_rate_limit = enabled;
+  g_hash_table_remove_all (self->rate_buckets);
+  g_mutex_unlock (&self->lock);
+}
+
+void
+test_homeserver_set_password_login (TestHomeserver *self, gboolean enabled)
+{
+  g_mutex_lock (&self->lock);
+  self->password_login = enabled;
+  g_mutex_unlock (&self->lock);
+}
+
+void
+test_homeserver_set_request_delay (TestHomeserver *self, guint delay_ms)
+{
+  g_mutex_lock (&self->lock);
+  self->request_delay_ms = delay_ms;
+  g_mutex_unlock (&self->lock);
+}
+
+void
+test_homeserver_add_fault (TestHomeserver *self, const gchar *method,
+                           const gchar *path, guint skip, guint count,
+                           const TestFault *fault)
+{
+  FaultRule *rule;
+
+  g_return_if_fail (path != NULL);
+  g_return_if_fail (fault != NULL);
+
+  rule = g_new0 (FaultRule, 1);
+  rule->method = g_strdup (method);
+  rule->path = g_strdup (path);
+  rule->skip = skip;
+  rule->count = count;
+  rule->fault = *fault;
+  rule->fault.content_type = g_strdup (fault->content_type);
+  rule->fault.body = g_strdup (fault->body);
+  g_mutex_lock (&self->lock);
+  g_ptr_array_add (self->faults, rule);
+  g_mutex_unlock (&self->lock);
+}
+
+void
+test_homeserver_clear_faults (TestHomeserver *self)
+{
+  g_mutex_lock (&self->lock);
+  g_ptr_array_set_size (self->faults, 0);
+  g_mutex_unlock (&self->lock);
+}
+
+gboolean
+test_homeserver_user_exists (TestHomeserver *self, const gchar *user_id)
+{
+  gboolean ret;
+
+  g_mutex_lock (&self->lock);
+  ret = lookup_user (self, user_id) != NULL;
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+gboolean
+test_homeserver_user_is_deactivated (TestHomeserver *self, const gchar *user_id)
+{
+  User *user;
+  gboolean ret;
+
+  g_mutex_lock (&self->lock);
+  user = lookup_user (self, user_id);
+  ret = user != NULL && user->deactivated;
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+gboolean
+test_homeserver_user_is_admin (TestHomeserver *self, const gchar *user_id)
+{
+  User *user;
+  gboolean ret;
+
+  g_mutex_lock (&self->lock);
+  user = lookup_user (self, user_id);
+  ret = user != NULL && user->admin;
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+gchar *
+test_homeserver_get_user_password (TestHomeserver *self, const gchar *user_id)
+{
+  User *user;
+  gchar *ret;
+
+  g_mutex_lock (&self->lock);
+  user = lookup_user (self, user_id);
+  ret = user != NULL ? g_strdup (user->password) : NULL;
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+gchar *
+test_homeserver_get_user_displayname (TestHomeserver *self, const gchar *user_id)
+{
+  User *user;
+  gchar *ret;
+
+  g_mutex_lock (&self->lock);
+  user = lookup_user (self, user_id);
+  ret = user != NULL ? g_strdup (user->displayname) : NULL;
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+guint
+test_homeserver_count_users (TestHomeserver *self)
+{
+  guint ret;
+
+  g_mutex_lock (&self->lock);
+  ret = g_hash_table_size (self->users);
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+guint
+test_homeserver_count_devices (TestHomeserver *self, const gchar *user_id)
+{
+  guint ret = 0;
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->devices->len; i++)
+    {
+      Device *device = g_ptr_array_index (self->devices, i);
+      if (g_strcmp0 (device->user_id, user_id) == 0)
+        ret++;
+    }
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+guint
+test_homeserver_count_tokens (TestHomeserver *self, const gchar *user_id)
+{
+  GHashTableIter iter;
+  Token *token;
+  guint ret = 0;
+
+  g_mutex_lock (&self->lock);
+  g_hash_table_iter_init (&iter, self->tokens);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &token))
+    {
+      if (g_strcmp0 (token->user_id, user_id) == 0 && token_is_valid (token))
+        ret++;
+    }
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+GPtrArray *
+test_homeserver_list_rooms (TestHomeserver *self)
+{
+  GPtrArray *ret = g_ptr_array_new_with_free_func (g_free);
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->rooms->len; i++)
+    g_ptr_array_add (ret, g_strdup (((Room *) g_ptr_array_index (self->rooms, i))->room_id));
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+GPtrArray *
+test_homeserver_list_joined_rooms (TestHomeserver *self, const gchar *user_id)
+{
+  GPtrArray *ret = g_ptr_array_new_with_free_func (g_free);
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->rooms->len; i++)
+    {
+      Room *room = g_ptr_array_index (self->rooms, i);
+      if (room_has_member (room, user_id))
+        g_ptr_array_add (ret, g_strdup (room->room_id));
+    }
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+gboolean
+test_homeserver_room_is_joined (TestHomeserver *self, const gchar *room_id,
+                                const gchar *user_id)
+{
+  Room *room;
+  gboolean ret;
+
+  g_mutex_lock (&self->lock);
+  room = lookup_room (self, room_id);
+  ret = room != NULL && room_has_member (room, user_id);
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+gchar *
+test_homeserver_room_get_creator (TestHomeserver *self, const gchar *room_id)
+{
+  Room *room;
+  gchar *ret;
+
+  g_mutex_lock (&self->lock);
+  room = lookup_room (self, room_id);
+  ret = room != NULL ? g_strdup (room->creator) : NULL;
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+/* Deep copies, because json-c's reference counts are not atomic and the
+ * server thread keeps using its own objects. */
+json_object *
+test_homeserver_room_get_state (TestHomeserver *self, const gchar *room_id,
+                                const gchar *type, const gchar *state_key)
+{
+  Room *room;
+  StateEvent *ev = NULL;
+  json_object *ret = NULL;
+
+  g_mutex_lock (&self->lock);
+  room = lookup_room (self, room_id);
+  if (room != NULL)
+    ev = room_lookup_state (room, type, state_key != NULL ? state_key : "", NULL);
+  if (ev != NULL)
+    ret = json_copy (ev->content);
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+json_object *
+test_homeserver_room_get_create_request (TestHomeserver *self, const gchar *room_id)
+{
+  Room *room;
+  json_object *ret = NULL;
+
+  g_mutex_lock (&self->lock);
+  room = lookup_room (self, room_id);
+  if (room != NULL)
+    ret = json_copy (room->create_request);
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+guint
+test_homeserver_count_requests (TestHomeserver *self, const gchar *method, const gchar *path)
+{
+  guint ret = 0;
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->log->len; i++)
+    {
+      LogEntry *entry = g_ptr_array_index (self->log, i);
+      if (method_matches (method, entry->method)
+          && (path == NULL || path_matches (path, entry->path)))
+        ret++;
+    }
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+GPtrArray *
+test_homeserver_get_request_log (TestHomeserver *self)
+{
+  GPtrArray *ret = g_ptr_array_new_with_free_func (g_free);
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->log->len; i++)
+    {
+      LogEntry *entry = g_ptr_array_index (self->log, i);
+      g_ptr_array_add (ret, g_strdup_printf ("%s %s %u", entry->method, entry->path, entry->status));
+    }
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+gchar *
+test_homeserver_get_raw_requests (TestHomeserver *self)
+{
+  gchar *ret;
+
+  g_mutex_lock (&self->lock);
+  ret = g_strndup (self->raw->str, self->raw->len);
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
