@@ -1,0 +1,303 @@
+/* test-pipeline.c: contract validation and the runner, with in-process
+ * plugins whose behaviour each test chooses. */
+#include "config.h"
+
+#include <mxprov/mxprov.h>
+#include "mxprov-exit.h"
+#include "mxprov-pipeline.h"
+
+/* What the fake steps did, in order: "run:a", "cleanup:a", … */
+static GString *trace;
+
+typedef enum {
+  BEHAVE_OK,
+  BEHAVE_FAIL,          /* FALSE with an error */
+  BEHAVE_FAIL_SILENTLY, /* FALSE without an error: a plugin bug */
+  BEHAVE_FORGET_KEY,    /* TRUE without setting what it provides */
+} Behaviour;
+
+static GHashTable *behaviours; /* plugin name -> Behaviour */
+
+static gboolean
+fake_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
+{
+  const MxprovPluginInfo *info = mxprov_plugin_get_info_struct (plugin);
+  Behaviour behaviour = GPOINTER_TO_INT (g_hash_table_lookup (behaviours, info->name));
+
+  g_string_append_printf (trace, "run:%s ", info->name);
+  for (gsize i = 0; info->requires != NULL && info->requires[i] != NULL; i++)
+    g_assert_true (mxprov_context_has (context, info->requires[i]));
+  switch (behaviour)
+    {
+    case BEHAVE_FAIL:
+      g_set_error (error, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN, "server said no");
+      return FALSE;
+    case BEHAVE_FAIL_SILENTLY:
+      return FALSE;
+    case BEHAVE_FORGET_KEY:
+      return TRUE;
+    case BEHAVE_OK:
+    default:
+      for (gsize i = 0; info->provides != NULL && info->provides[i] != NULL; i++)
+        mxprov_context_set (context, info->provides[i], "value", MXPROV_CONTEXT_FLAG_NONE);
+      return TRUE;
+    }
+}
+
+static void
+fake_cleanup (MxprovPlugin *plugin, MxprovContext *context)
+{
+  g_string_append_printf (trace, "cleanup:%s ", mxprov_plugin_get_name (plugin));
+}
+
+static const gchar *const auth_requires[] = { "admin.user", "admin.password", NULL };
+static const gchar *const auth_provides[] = { "admin.token", "server.name", NULL };
+static const gchar *const user_requires[] = { "admin.token", "server.name", "user.localpart", NULL };
+static const gchar *const user_provides[] = { "user.id", "user.password", "user.token", NULL };
+static const gchar *const room_requires[] = { "user.token", NULL };
+static const gchar *const room_provides[] = { "room.id", NULL };
+static const gchar *const bundle_requires[] = { "user.id", "user.password", "room.id", NULL };
+static const gchar *const bundle_provides[] = { "bundle.base64", "bundle.json", NULL };
+
+static const MxprovPluginInfo fake_auth = {
+  .abi_version = MXPROV_PLUGIN_ABI_VERSION, .struct_size = sizeof (MxprovPluginInfo),
+  .name = "fake-auth", .step = "auth", .backend = "fake",
+  .requires = auth_requires, .provides = auth_provides,
+  .run = fake_run, .cleanup = fake_cleanup,
+};
+static const MxprovPluginInfo fake_user = {
+  .abi_version = MXPROV_PLUGIN_ABI_VERSION, .struct_size = sizeof (MxprovPluginInfo),
+  .name = "fake-user", .step = "user", .backend = "fake",
+  .requires = user_requires, .provides = user_provides,
+  .run = fake_run, .cleanup = fake_cleanup,
+};
+/* no cleanup: a NULL vfunc means nothing to do */
+static const MxprovPluginInfo fake_room = {
+  .abi_version = MXPROV_PLUGIN_ABI_VERSION, .struct_size = sizeof (MxprovPluginInfo),
+  .name = "fake-room", .step = "room", .backend = "fake",
+  .requires = room_requires, .provides = room_provides,
+  .run = fake_run,
+};
+static const MxprovPluginInfo fake_bundle = {
+  .abi_version = MXPROV_PLUGIN_ABI_VERSION, .struct_size = sizeof (MxprovPluginInfo),
+  .name = "fake-bundle", .step = "bundle", .backend = "fake",
+  .requires = bundle_requires, .provides = bundle_provides,
+  .run = fake_run, .cleanup = fake_cleanup,
+};
+
+static const gchar *const outputs[] = { "bundle.base64", "bundle.json", NULL };
+
+static MxprovPipeline *
+make_pipeline (const MxprovPluginInfo *const *infos)
+{
+  GPtrArray *plugins = g_ptr_array_new_with_free_func ((GDestroyNotify) mxprov_plugin_free);
+  for (gsize i = 0; infos[i] != NULL; i++)
+    g_ptr_array_add (plugins, mxprov_plugin_new (NULL, infos[i], "in-process"));
+  return mxprov_pipeline_new_from_plugins (plugins);
+}
+
+static MxprovContext *
+make_inputs (void)
+{
+  MxprovContext *context = mxprov_context_new ();
+  mxprov_context_set (context, "admin.user", "admin", MXPROV_CONTEXT_FLAG_NONE);
+  mxprov_context_set (context, "admin.password", "pw", MXPROV_CONTEXT_FLAG_SECRET);
+  mxprov_context_set (context, "user.localpart", "bob", MXPROV_CONTEXT_FLAG_NONE);
+  return context;
+}
+
+static void
+setup (void)
+{
+  if (trace != NULL)
+    g_string_free (trace, TRUE);
+  trace = g_string_new (NULL);
+  g_clear_pointer (&behaviours, g_hash_table_unref);
+  behaviours = g_hash_table_new (g_str_hash, g_str_equal);
+}
+
+static const MxprovPluginInfo *const full[] = { &fake_auth, &fake_user, &fake_room, &fake_bundle, NULL };
+
+static void
+test_contract_ok (void)
+{
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (full);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+  g_auto(GStrv) inputs = mxprov_pipeline_get_inputs (pipeline);
+  const gchar *expected[] = { "admin.user", "admin.password", "user.localpart", NULL };
+
+  g_assert_true (mxprov_pipeline_check (pipeline, context, NULL, outputs, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_strv_equal ((const gchar *const *) inputs, expected));
+}
+
+static void
+test_contract_missing_input (void)
+{
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (full);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+  const gchar *deferred[] = { "user.localpart", NULL };
+
+  mxprov_context_remove (context, "user.localpart");
+  g_assert_false (mxprov_pipeline_check (pipeline, context, NULL, outputs, &error));
+  g_assert_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_MISSING_INPUT);
+  g_assert_nonnull (strstr (error->message, "--username"));
+  g_assert_nonnull (strstr (error->message, "fake-user"));
+  g_assert_cmpint (mxprov_exit_code_for_error (error), ==, EX_USAGE);
+  g_clear_error (&error);
+
+  /* a deferred input (the host will prompt for it) satisfies the check */
+  g_assert_true (mxprov_pipeline_check (pipeline, context, deferred, outputs, &error));
+  g_assert_no_error (error);
+}
+
+static void
+test_contract_gap (void)
+{
+  const MxprovPluginInfo *const no_user[] = { &fake_auth, &fake_room, &fake_bundle, NULL };
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (no_user);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (mxprov_pipeline_check (pipeline, context, NULL, outputs, &error));
+  g_assert_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_CONTRACT);
+  g_assert_nonnull (strstr (error->message, "'user.token'"));
+  g_assert_nonnull (strstr (error->message, "fake-room"));
+  g_assert_cmpint (mxprov_exit_code_for_error (error), ==, EX_CONFIG);
+}
+
+static void
+test_contract_no_bundle (void)
+{
+  const MxprovPluginInfo *const no_bundle[] = { &fake_auth, &fake_user, &fake_room, NULL };
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (no_bundle);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+
+  g_assert_false (mxprov_pipeline_check (pipeline, context, NULL, outputs, &error));
+  g_assert_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_CONTRACT);
+  g_assert_nonnull (strstr (error->message, "bundle.base64"));
+  /* --check needs no outputs */
+  g_clear_error (&error);
+  g_assert_true (mxprov_pipeline_check (pipeline, context, NULL, NULL, &error));
+}
+
+static void
+test_run_ok (void)
+{
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (full);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+
+  setup ();
+  g_assert_true (mxprov_pipeline_run (pipeline, context, NULL, &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (trace->str, ==,
+                   "run:fake-auth run:fake-user run:fake-room run:fake-bundle "
+                   "cleanup:fake-bundle cleanup:fake-user cleanup:fake-auth ");
+  g_assert_true (mxprov_context_has (context, "bundle.base64"));
+}
+
+static void
+test_run_stop_after (void)
+{
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (full);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+
+  setup ();
+  g_assert_true (mxprov_pipeline_run (pipeline, context, "auth", &error));
+  g_assert_cmpstr (trace->str, ==, "run:fake-auth cleanup:fake-auth ");
+  g_assert_false (mxprov_context_has (context, "user.id"));
+}
+
+static void
+test_run_failure (void)
+{
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (full);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+
+  setup ();
+  g_hash_table_insert (behaviours, (gpointer) "fake-room", GINT_TO_POINTER (BEHAVE_FAIL));
+  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, &error));
+  /* the domain and code survive; the message names the plugin */
+  g_assert_error (error, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN);
+  g_assert_cmpstr (error->message, ==, "fake-room: server said no");
+  /* the failed step's cleanup (none here) and every earlier one ran */
+  g_assert_cmpstr (trace->str, ==,
+                   "run:fake-auth run:fake-user run:fake-room "
+                   "cleanup:fake-user cleanup:fake-auth ");
+}
+
+static void
+test_run_failure_cleans_failed_step (void)
+{
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (full);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+
+  setup ();
+  g_hash_table_insert (behaviours, (gpointer) "fake-user", GINT_TO_POINTER (BEHAVE_FAIL));
+  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, &error));
+  g_assert_cmpstr (trace->str, ==, "run:fake-auth run:fake-user cleanup:fake-user cleanup:fake-auth ");
+}
+
+static void
+test_run_silent_failure_is_bug (void)
+{
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (full);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+
+  setup ();
+  g_hash_table_insert (behaviours, (gpointer) "fake-user", GINT_TO_POINTER (BEHAVE_FAIL_SILENTLY));
+  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, &error));
+  g_assert_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_PLUGIN_BUG);
+  g_assert_true (g_str_has_prefix (error->message, "fake-user: "));
+  g_assert_nonnull (strstr (error->message, "bug in the plugin"));
+  g_assert_cmpint (mxprov_exit_code_for_error (error), ==, EX_SOFTWARE);
+  g_assert_cmpstr (trace->str, ==, "run:fake-auth run:fake-user cleanup:fake-user cleanup:fake-auth ");
+}
+
+static void
+test_run_missing_provide_is_bug (void)
+{
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (full);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+
+  setup ();
+  g_hash_table_insert (behaviours, (gpointer) "fake-room", GINT_TO_POINTER (BEHAVE_FORGET_KEY));
+  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, &error));
+  g_assert_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_PLUGIN_BUG);
+  g_assert_nonnull (strstr (error->message, "'room.id'"));
+  g_assert_true (g_str_has_prefix (error->message, "fake-room: "));
+  /* the bundle step never ran */
+  g_assert_null (strstr (trace->str, "run:fake-bundle"));
+}
+
+int
+main (int argc, char **argv)
+{
+  gint rc;
+
+  g_test_init (&argc, &argv, NULL);
+  g_test_add_func ("/pipeline/contract/ok", test_contract_ok);
+  g_test_add_func ("/pipeline/contract/missing-input", test_contract_missing_input);
+  g_test_add_func ("/pipeline/contract/gap", test_contract_gap);
+  g_test_add_func ("/pipeline/contract/no-bundle", test_contract_no_bundle);
+  g_test_add_func ("/pipeline/run/ok", test_run_ok);
+  g_test_add_func ("/pipeline/run/stop-after", test_run_stop_after);
+  g_test_add_func ("/pipeline/run/failure", test_run_failure);
+  g_test_add_func ("/pipeline/run/failure-cleans-failed-step", test_run_failure_cleans_failed_step);
+  g_test_add_func ("/pipeline/run/silent-failure-is-bug", test_run_silent_failure_is_bug);
+  g_test_add_func ("/pipeline/run/missing-provide-is-bug", test_run_missing_provide_is_bug);
+  rc = g_test_run ();
+  g_clear_pointer (&behaviours, g_hash_table_unref);
+  if (trace != NULL)
+    g_string_free (trace, TRUE);
+  return rc;
+}
