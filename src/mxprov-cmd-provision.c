@@ -144,8 +144,13 @@ check_server_speaks_matrix (MxprovHttp *http, GError **error)
   answer = mxprov_http_request (http, "GET", "/_matrix/client/versions", NULL, NULL, NULL, error);
   if (answer == NULL)
     {
-      g_prefix_error (error, "%s does not look like a Matrix homeserver: ",
-                      mxprov_http_get_base_url (http));
+      if (g_error_matches (*error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_NOT_JSON)
+          || g_error_matches (*error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_TOO_LARGE)
+          || (*error)->domain == MXPROV_MATRIX_ERROR)
+        g_prefix_error (error, "%s does not look like a Matrix homeserver: ",
+                        mxprov_http_get_base_url (http));
+      else
+        g_prefix_error (error, "cannot reach the homeserver: ");
       return FALSE;
     }
   if (!json_object_object_get_ex (answer, "versions", &versions)

@@ -541,14 +541,15 @@ lookup_room (TestHomeserver *self, const gchar *room_id)
 }
 
 static gboolean
+room_find_member (Room *room, const gchar *user_id, guint *index)
+{
+  return g_ptr_array_find_with_equal_func (room->joined, user_id, g_str_equal, index);
+}
+
+static gboolean
 room_has_member (Room *room, const gchar *user_id)
 {
-  for (guint i = 0; i < room->joined->len; i++)
-    {
-      if (g_strcmp0 (g_ptr_array_index (room->joined, i), user_id) == 0)
-        return TRUE;
-    }
-  return FALSE;
+  return user_id != NULL && room_find_member (room, user_id, NULL);
 }
 
 static StateEvent *
@@ -618,9 +619,11 @@ deactivate_user_locked (TestHomeserver *self, User *user, gboolean erase)
   for (guint i = 0; i < self->rooms->len; i++)
     {
       Room *room = g_ptr_array_index (self->rooms, i);
-      if (!room_has_member (room, user->user_id))
+      guint index;
+
+      if (!room_find_member (room, user->user_id, &index))
         continue;
-      g_ptr_array_remove (room->joined, user->user_id);
+      g_ptr_array_remove_index (room->joined, index);
       room_send_state (room, user->user_id, "m.room.member", user->user_id,
                        member_content ("leave", FALSE, NULL));
     }
@@ -2238,7 +2241,6 @@ server_thread (gpointer data)
   g_autoptr(SoupServer) server = NULL;
   g_autoptr(GSocketAddress) address = NULL;
   GError *error = NULL;
-  GSList *uris;
   guint port = 0;
 
   g_main_context_push_thread_default (self->context);
@@ -2249,10 +2251,15 @@ server_thread (gpointer data)
   address = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
   if (soup_server_listen (server, address, 0, &error))
     {
-      uris = soup_server_get_uris (server);
-      if (uris != NULL)
-        port = (guint) g_uri_get_port (uris->data);
-      g_slist_free_full (uris, (GDestroyNotify) g_uri_unref);
+      /* not soup_server_get_uris(): libsoup 3.2 leaks an address in it */
+      GSList *listeners = soup_server_get_listeners (server);
+      if (listeners != NULL)
+        {
+          g_autoptr(GSocketAddress) local = g_socket_get_local_address (listeners->data, NULL);
+          if (G_IS_INET_SOCKET_ADDRESS (local))
+            port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (local));
+        }
+      g_slist_free (listeners);
       if (port == 0)
         g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_FAILED, "libsoup reported no port");
     }

@@ -1,0 +1,1158 @@
+/* test-homeserver-selftest.c: proves that the test homeserver answers like
+ * Synapse 1.67 and that each fault does what it says, by talking HTTP to it
+ * with libcurl, the way mxprov will. If this suite is wrong, every mxprov
+ * test built on the homeserver proves nothing.
+ */
+#include <curl/curl.h>
+#include <glib.h>
+#include <json-c/json.h>
+#include <string.h>
+
+#include "test-homeserver.h"
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_object, json_object_put)
+
+#define ADMIN "@admin:example.test"
+#define ALICE "@alice:example.test"
+#define BOB "@bob:example.test"
+
+typedef struct {
+  CURLcode code;
+  long status;
+  gchar *content_type;
+  gchar *retry_after;
+  GString *body;
+  json_object *json; /* NULL unless the body is valid JSON */
+  gint64 elapsed_us;
+} Response;
+
+static void
+response_free (Response *resp)
+{
+  g_free (resp->content_type);
+  g_free (resp->retry_after);
+  g_string_free (resp->body, TRUE);
+  if (resp->json != NULL)
+    json_object_put (resp->json);
+  g_free (resp);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (Response, response_free)
+
+static size_t
+write_cb (char *data, size_t size, size_t nmemb, void *user_data)
+{
+  g_string_append_len (user_data, data, (gssize) (size * nmemb));
+  return size * nmemb;
+}
+
+static size_t
+header_cb (char *data, size_t size, size_t nmemb, void *user_data)
+{
+  Response *resp = user_data;
+  g_autofree gchar *line = g_strndup (data, size * nmemb);
+
+  g_strchomp (line);
+  if (g_ascii_strncasecmp (line, "Retry-After:", 12) == 0)
+    {
+      g_free (resp->retry_after);
+      resp->retry_after = g_strstrip (g_strdup (line + 12));
+    }
+  return size * nmemb;
+}
+
+/* One request on a fresh connection; `path` is sent as given (encoded). */
+static Response *
+http (TestHomeserver *hs, const gchar *method, const gchar *path,
+      const gchar *token, const gchar *body)
+{
+  Response *resp = g_new0 (Response, 1);
+  g_autofree gchar *url = g_strconcat (test_homeserver_get_url (hs), path, NULL);
+  g_autofree gchar *auth = NULL;
+  struct curl_slist *headers = NULL;
+  CURL *curl = curl_easy_init ();
+  const char *ct = NULL;
+  gint64 start;
+
+  g_assert_nonnull (curl);
+  resp->body = g_string_new (NULL);
+  curl_easy_setopt (curl, CURLOPT_URL, url);
+  curl_easy_setopt (curl, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt (curl, CURLOPT_TIMEOUT_MS, 10000L);
+  curl_easy_setopt (curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (curl, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt (curl, CURLOPT_WRITEDATA, resp->body);
+  curl_easy_setopt (curl, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt (curl, CURLOPT_HEADERDATA, resp);
+  if (token != NULL)
+    {
+      auth = g_strdup_printf ("Authorization: Bearer %s", token);
+      headers = curl_slist_append (headers, auth);
+    }
+  if (body != NULL)
+    {
+      headers = curl_slist_append (headers, "Content-Type: application/json");
+      curl_easy_setopt (curl, CURLOPT_POSTFIELDS, body);
+      curl_easy_setopt (curl, CURLOPT_POSTFIELDSIZE, (long) strlen (body));
+    }
+  headers = curl_slist_append (headers, "Expect:");
+  curl_easy_setopt (curl, CURLOPT_HTTPHEADER, headers);
+
+  start = g_get_monotonic_time ();
+  resp->code = curl_easy_perform (curl);
+  resp->elapsed_us = g_get_monotonic_time () - start;
+  curl_easy_getinfo (curl, CURLINFO_RESPONSE_CODE, &resp->status);
+  if (curl_easy_getinfo (curl, CURLINFO_CONTENT_TYPE, &ct) == CURLE_OK && ct != NULL)
+    resp->content_type = g_strdup (ct);
+  if (resp->code == CURLE_OK)
+    {
+      json_tokener *tok = json_tokener_new ();
+      resp->json = json_tokener_parse_ex (tok, resp->body->str, (int) resp->body->len);
+      if (json_tokener_get_error (tok) != json_tokener_success
+          || json_tokener_get_parse_end (tok) != resp->body->len)
+        g_clear_pointer (&resp->json, json_object_put);
+      json_tokener_free (tok);
+    }
+  curl_slist_free_all (headers);
+  curl_easy_cleanup (curl);
+  return resp;
+}
+
+static const gchar *
+jstr (json_object *obj, const gchar *key)
+{
+  json_object *value = NULL;
+
+  if (obj == NULL || !json_object_object_get_ex (obj, key, &value)
+      || !json_object_is_type (value, json_type_string))
+    return NULL;
+  return json_object_get_string (value);
+}
+
+static json_object *
+jget (json_object *obj, const gchar *key)
+{
+  json_object *value = NULL;
+
+  if (obj == NULL || !json_object_object_get_ex (obj, key, &value))
+    return NULL;
+  return value;
+}
+
+static void
+assert_ok (Response *resp, long status)
+{
+  if (resp->code != CURLE_OK || resp->status != status)
+    g_error ("expected %ld, got curl %d HTTP %ld: %s", status, resp->code, resp->status, resp->body->str);
+  g_assert_nonnull (resp->json);
+}
+
+static void
+assert_error (Response *resp, long status, const gchar *errcode)
+{
+  if (resp->code != CURLE_OK || resp->status != status)
+    g_error ("expected %ld %s, got curl %d HTTP %ld: %s", status, errcode,
+             resp->code, resp->status, resp->body->str);
+  g_assert_cmpstr (resp->content_type, ==, "application/json");
+  g_assert_nonnull (resp->json);
+  g_assert_cmpstr (jstr (resp->json, "errcode"), ==, errcode);
+  g_assert_nonnull (jstr (resp->json, "error"));
+}
+
+static TestHomeserver *
+start_server (gboolean rate_limit)
+{
+  TestHomeserver *hs = test_homeserver_new ("example.test");
+  g_autoptr(GError) error = NULL;
+
+  test_homeserver_add_user (hs, "admin", "adminpw", TRUE);
+  test_homeserver_add_user (hs, "alice", "alicepw", FALSE);
+  test_homeserver_set_login_rate_limit (hs, rate_limit);
+  g_assert_true (test_homeserver_start (hs, &error));
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (test_homeserver_get_url (hs), "http://127.0.0.1:"));
+  return hs;
+}
+
+static gchar *
+password_body (const gchar *user, const gchar *password)
+{
+  return g_strdup_printf ("{\"type\":\"m.login.password\",\"identifier\":{\"type\":\"m.id.user\","
+                          "\"user\":\"%s\"},\"password\":\"%s\"}", user, password);
+}
+
+static gchar *
+login (TestHomeserver *hs, const gchar *user, const gchar *password)
+{
+  g_autofree gchar *body = password_body (user, password);
+  g_autoptr(Response) resp = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+
+  assert_ok (resp, 200);
+  return g_strdup (jstr (resp->json, "access_token"));
+}
+
+static gchar *
+create_room (TestHomeserver *hs, const gchar *token, const gchar *body)
+{
+  g_autoptr(Response) resp = http (hs, "POST", "/_matrix/client/v3/createRoom", token, body);
+
+  assert_ok (resp, 200);
+  return g_strdup (jstr (resp->json, "room_id"));
+}
+
+static gboolean
+log_contains (TestHomeserver *hs, const gchar *line)
+{
+  g_autoptr(GPtrArray) log = test_homeserver_get_request_log (hs);
+
+  for (guint i = 0; i < log->len; i++)
+    {
+      if (g_strcmp0 (g_ptr_array_index (log, i), line) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* ------------------------------------------------------------------------ */
+
+static void
+test_versions (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autoptr(Response) versions = http (hs, "GET", "/_matrix/client/versions", NULL, NULL);
+  g_autoptr(Response) server = http (hs, "GET", "/_synapse/admin/v1/server_version", NULL, NULL);
+  json_object *arr;
+  gboolean has_v15 = FALSE;
+
+  assert_ok (versions, 200);
+  g_assert_cmpstr (versions->content_type, ==, "application/json");
+  arr = jget (versions->json, "versions");
+  g_assert_true (json_object_is_type (arr, json_type_array));
+  for (gsize i = 0; i < json_object_array_length (arr); i++)
+    has_v15 |= g_strcmp0 (json_object_get_string (json_object_array_get_idx (arr, i)), "v1.5") == 0;
+  g_assert_true (has_v15);
+
+  assert_ok (server, 200);
+  g_assert_cmpstr (jstr (server->json, "server_version"), ==, "1.67.0");
+}
+
+static gboolean
+flows_have (json_object *json, const gchar *type)
+{
+  json_object *flows = jget (json, "flows");
+
+  for (gsize i = 0; flows != NULL && i < json_object_array_length (flows); i++)
+    {
+      if (g_strcmp0 (jstr (json_object_array_get_idx (flows, i), "type"), type) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+test_login_flows (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autoptr(Response) flows = http (hs, "GET", "/_matrix/client/v3/login", NULL, NULL);
+  g_autoptr(Response) oidc_flows = NULL;
+  g_autoptr(Response) refused = NULL;
+  g_autofree gchar *body = password_body ("admin", "adminpw");
+
+  assert_ok (flows, 200);
+  g_assert_true (flows_have (flows->json, "m.login.password"));
+  g_assert_true (flows_have (flows->json, "m.login.token"));
+
+  test_homeserver_set_password_login (hs, FALSE);
+  oidc_flows = http (hs, "GET", "/_matrix/client/v3/login", NULL, NULL);
+  assert_ok (oidc_flows, 200);
+  g_assert_false (flows_have (oidc_flows->json, "m.login.password"));
+  g_assert_true (flows_have (oidc_flows->json, "m.login.token"));
+  refused = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+  assert_error (refused, 400, "M_UNRECOGNIZED");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ADMIN), ==, 0);
+}
+
+static void
+test_login_password (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *by_localpart = password_body ("admin", "adminpw");
+  g_autofree gchar *by_mxid = password_body (ADMIN, "adminpw");
+  g_autofree gchar *wrong = password_body ("admin", "nope");
+  g_autofree gchar *unknown = password_body ("nobody", "adminpw");
+  g_autofree gchar *foreign = password_body ("@admin:elsewhere.test", "adminpw");
+  const gchar *legacy = "{\"type\":\"m.login.password\",\"user\":\"alice\",\"password\":\"alicepw\"}";
+  g_autoptr(Response) r1 = http (hs, "POST", "/_matrix/client/v3/login", NULL, by_localpart);
+  g_autoptr(Response) r2 = http (hs, "POST", "/_matrix/client/v3/login", NULL, by_mxid);
+  g_autoptr(Response) r3 = http (hs, "POST", "/_matrix/client/v3/login", NULL, legacy);
+  g_autoptr(Response) r4 = http (hs, "POST", "/_matrix/client/v3/login", NULL, wrong);
+  g_autoptr(Response) r5 = http (hs, "POST", "/_matrix/client/v3/login", NULL, unknown);
+  g_autoptr(Response) r6 = http (hs, "POST", "/_matrix/client/v3/login", NULL, foreign);
+  const gchar *device;
+
+  assert_ok (r1, 200);
+  g_assert_cmpstr (jstr (r1->json, "user_id"), ==, ADMIN);
+  g_assert_cmpstr (jstr (r1->json, "home_server"), ==, "example.test");
+  g_assert_true (g_str_has_prefix (jstr (r1->json, "access_token"), "syt_"));
+  device = jstr (r1->json, "device_id");
+  g_assert_cmpuint (strlen (device), ==, 10);
+  for (const gchar *p = device; *p != '\0'; p++)
+    g_assert_true (g_ascii_isupper (*p));
+
+  assert_ok (r2, 200);
+  g_assert_cmpstr (jstr (r2->json, "user_id"), ==, ADMIN);
+  g_assert_cmpstr (jstr (r2->json, "device_id"), !=, device);
+  g_assert_cmpstr (jstr (r2->json, "access_token"), !=, jstr (r1->json, "access_token"));
+  assert_ok (r3, 200);
+  g_assert_cmpstr (jstr (r3->json, "user_id"), ==, ALICE);
+
+  /* every password login is a new device */
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ADMIN), ==, 2);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ADMIN), ==, 2);
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 1);
+
+  assert_error (r4, 403, "M_FORBIDDEN");
+  g_assert_cmpstr (jstr (r4->json, "error"), ==, "Invalid username or password");
+  assert_error (r5, 403, "M_FORBIDDEN");
+  assert_error (r6, 403, "M_FORBIDDEN");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ADMIN), ==, 2);
+}
+
+static void
+test_login_rate_limit (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (TRUE);
+  g_autofree gchar *body = password_body ("admin", "adminpw");
+  g_autofree gchar *other = password_body ("alice", "alicepw");
+  g_autoptr(Response) limited = NULL;
+  g_autoptr(Response) alice = NULL;
+  json_object *retry;
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(Response) resp = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+      assert_ok (resp, 200);
+    }
+  limited = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+  assert_error (limited, 429, "M_LIMIT_EXCEEDED");
+  retry = jget (limited->json, "retry_after_ms");
+  g_assert_true (json_object_is_type (retry, json_type_int));
+  g_assert_cmpint (json_object_get_int64 (retry), >, 4000);
+  g_assert_cmpint (json_object_get_int64 (retry), <=, 6000);
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ADMIN), ==, 3);
+
+  /* the limit is per account */
+  alice = http (hs, "POST", "/_matrix/client/v3/login", NULL, other);
+  assert_ok (alice, 200);
+
+  test_homeserver_set_login_rate_limit (hs, FALSE);
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autoptr(Response) resp = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+      assert_ok (resp, 200);
+    }
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ADMIN), ==, 9);
+}
+
+static void
+test_auth_errors (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *query_path = g_strdup_printf ("/_matrix/client/v3/account/whoami?access_token=%s", alice);
+  g_autoptr(Response) missing = http (hs, "GET", "/_matrix/client/v3/account/whoami", NULL, NULL);
+  g_autoptr(Response) bogus = http (hs, "GET", "/_matrix/client/v3/account/whoami", "syt_bogus", NULL);
+  g_autoptr(Response) whoami = http (hs, "GET", "/_matrix/client/v3/account/whoami", admin, NULL);
+  g_autoptr(Response) by_query = http (hs, "GET", query_path, NULL, NULL);
+  g_autoptr(Response) not_admin = http (hs, "GET", "/_synapse/admin/v1/users/%40alice%3Aexample.test/admin", alice, NULL);
+  g_autoptr(Response) admin_no_token = http (hs, "GET", "/_synapse/admin/v2/users/%40alice%3Aexample.test", NULL, NULL);
+  json_object *soft = NULL;
+
+  assert_error (missing, 401, "M_MISSING_TOKEN");
+  assert_error (bogus, 401, "M_UNKNOWN_TOKEN");
+  soft = jget (bogus->json, "soft_logout");
+  g_assert_true (json_object_is_type (soft, json_type_boolean));
+  g_assert_false (json_object_get_boolean (soft));
+
+  assert_ok (whoami, 200);
+  g_assert_cmpstr (jstr (whoami->json, "user_id"), ==, ADMIN);
+  g_assert_nonnull (jstr (whoami->json, "device_id"));
+  assert_ok (by_query, 200);
+  g_assert_cmpstr (jstr (by_query->json, "user_id"), ==, ALICE);
+
+  assert_error (not_admin, 403, "M_FORBIDDEN");
+  g_assert_cmpstr (jstr (not_admin->json, "error"), ==, "You are not a server admin");
+  assert_error (admin_no_token, 401, "M_MISSING_TOKEN");
+}
+
+static void
+test_routing_errors (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autoptr(Response) unknown = http (hs, "GET", "/_matrix/client/v3/nonsense", admin, NULL);
+  g_autoptr(Response) wrong_method = http (hs, "DELETE", "/_matrix/client/v3/account/whoami", admin, NULL);
+  g_autoptr(Response) wrong_method2 = http (hs, "GET", "/_matrix/client/v3/createRoom", admin, NULL);
+  g_autoptr(Response) garbage = http (hs, "POST", "/_matrix/client/v3/createRoom", admin, "{not json");
+  g_autoptr(Response) array = http (hs, "POST", "/_matrix/client/v3/createRoom", admin, "[1,2]");
+  g_autoptr(Response) empty = http (hs, "POST", "/_matrix/client/v3/createRoom", admin, "");
+  g_autoptr(Response) login_garbage = http (hs, "POST", "/_matrix/client/v3/login", NULL, "\"x\"");
+  g_autoptr(GPtrArray) rooms = NULL;
+
+  assert_error (unknown, 404, "M_UNRECOGNIZED");
+  assert_error (wrong_method, 405, "M_UNRECOGNIZED");
+  assert_error (wrong_method2, 405, "M_UNRECOGNIZED");
+  assert_error (garbage, 400, "M_NOT_JSON");
+  assert_error (array, 400, "M_NOT_JSON");
+  assert_error (empty, 400, "M_NOT_JSON");
+  assert_error (login_garbage, 400, "M_NOT_JSON");
+  rooms = test_homeserver_list_rooms (hs);
+  g_assert_cmpuint (rooms->len, ==, 0);
+}
+
+static void
+test_logout (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *first = login (hs, "admin", "adminpw");
+  g_autofree gchar *second = login (hs, "admin", "adminpw");
+  g_autoptr(Response) out = NULL;
+  g_autoptr(Response) after = NULL;
+  g_autoptr(Response) other = NULL;
+
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ADMIN), ==, 2);
+  out = http (hs, "POST", "/_matrix/client/v3/logout", first, "{}");
+  assert_ok (out, 200);
+  g_assert_cmpint (json_object_object_length (out->json), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ADMIN), ==, 1);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ADMIN), ==, 1);
+  after = http (hs, "GET", "/_matrix/client/v3/account/whoami", first, NULL);
+  assert_error (after, 401, "M_UNKNOWN_TOKEN");
+  other = http (hs, "GET", "/_matrix/client/v3/account/whoami", second, NULL);
+  assert_ok (other, 200);
+}
+
+static void
+test_admin_get_user (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autoptr(Response) is_admin = http (hs, "GET", "/_synapse/admin/v1/users/%40admin%3Aexample.test/admin", admin, NULL);
+  g_autoptr(Response) not_admin = http (hs, "GET", "/_synapse/admin/v1/users/%40alice%3Aexample.test/admin", admin, NULL);
+  g_autoptr(Response) alice = http (hs, "GET", "/_synapse/admin/v2/users/%40alice%3Aexample.test", admin, NULL);
+  g_autoptr(Response) me = http (hs, "GET", "/_synapse/admin/v2/users/%40admin%3Aexample.test", admin, NULL);
+  g_autoptr(Response) missing = http (hs, "GET", "/_synapse/admin/v2/users/%40nobody%3Aexample.test", admin, NULL);
+  g_autoptr(Response) foreign = http (hs, "GET", "/_synapse/admin/v2/users/%40alice%3Aelsewhere.test", admin, NULL);
+  json_object *flag;
+
+  assert_ok (is_admin, 200);
+  g_assert_true (json_object_get_boolean (jget (is_admin->json, "admin")));
+  assert_ok (not_admin, 200);
+  g_assert_true (json_object_is_type (jget (not_admin->json, "admin"), json_type_boolean));
+  g_assert_false (json_object_get_boolean (jget (not_admin->json, "admin")));
+
+  assert_ok (alice, 200);
+  g_assert_cmpstr (jstr (alice->json, "name"), ==, ALICE);
+  /* 1.67 sends integers here, not booleans */
+  flag = jget (alice->json, "admin");
+  g_assert_true (json_object_is_type (flag, json_type_int));
+  g_assert_cmpint (json_object_get_int (flag), ==, 0);
+  flag = jget (alice->json, "deactivated");
+  g_assert_true (json_object_is_type (flag, json_type_int));
+  g_assert_cmpint (json_object_get_int (flag), ==, 0);
+  assert_ok (me, 200);
+  g_assert_cmpint (json_object_get_int (jget (me->json, "admin")), ==, 1);
+
+  assert_error (missing, 404, "M_NOT_FOUND");
+  g_assert_cmpstr (jstr (missing->json, "error"), ==, "User not found");
+  assert_error (foreign, 400, "M_UNKNOWN");
+  g_assert_cmpstr (jstr (foreign->json, "error"), ==, "Can only look up local users");
+
+  /* the log holds decoded paths */
+  g_assert_true (log_contains (hs, "GET /_synapse/admin/v2/users/@nobody:example.test 404"));
+  g_assert_cmpuint (test_homeserver_count_requests (hs, "GET", "/_synapse/admin/v2/users/*"), ==, 4);
+}
+
+static void
+test_admin_put_user (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *long_pw = g_strnfill (513, 'a');
+  g_autofree gchar *max_pw = g_strnfill (512, 'b');
+  g_autofree gchar *long_body = g_strdup_printf ("{\"password\":\"%s\"}", long_pw);
+  g_autofree gchar *max_body = g_strdup_printf ("{\"password\":\"%s\"}", max_pw);
+  g_autofree gchar *pw = NULL;
+  g_autofree gchar *dn = NULL;
+  g_autoptr(Response) created = http (hs, "PUT", "/_synapse/admin/v2/users/%40bob%3Aexample.test", admin,
+                                      "{\"password\":\"bobpw\",\"displayname\":\"Bob\",\"admin\":false}");
+  g_autoptr(Response) takeover = NULL;
+  g_autoptr(Response) old_token = NULL;
+  g_autoptr(Response) new_login = NULL;
+  g_autoptr(Response) foreign = NULL;
+  g_autoptr(Response) too_long = NULL;
+  g_autoptr(Response) not_string = NULL;
+  g_autoptr(Response) max_len = NULL;
+  const gchar *invalid[] = { "bob%2Bx", "_bob", "12345", "Bob", "b%20b", "" };
+  guint users_before;
+
+  assert_ok (created, 201);
+  g_assert_cmpstr (jstr (created->json, "name"), ==, BOB);
+  g_assert_cmpstr (jstr (created->json, "displayname"), ==, "Bob");
+  g_assert_true (test_homeserver_user_exists (hs, BOB));
+  g_assert_false (test_homeserver_user_is_admin (hs, BOB));
+  pw = test_homeserver_get_user_password (hs, BOB);
+  g_assert_cmpstr (pw, ==, "bobpw");
+
+  /* an existing user is modified, and its sessions are logged out */
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 1);
+  takeover = http (hs, "PUT", "/_synapse/admin/v2/users/%40alice%3Aexample.test", admin,
+                   "{\"password\":\"stolen\",\"displayname\":\"Mallory\"}");
+  assert_ok (takeover, 200);
+  g_clear_pointer (&pw, g_free);
+  pw = test_homeserver_get_user_password (hs, ALICE);
+  g_assert_cmpstr (pw, ==, "stolen");
+  dn = test_homeserver_get_user_displayname (hs, ALICE);
+  g_assert_cmpstr (dn, ==, "Mallory");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 0);
+  old_token = http (hs, "GET", "/_matrix/client/v3/account/whoami", alice, NULL);
+  assert_error (old_token, 401, "M_UNKNOWN_TOKEN");
+  new_login = http (hs, "POST", "/_matrix/client/v3/login", NULL,
+                    "{\"type\":\"m.login.password\",\"user\":\"alice\",\"password\":\"stolen\"}");
+  assert_ok (new_login, 200);
+  /* the admin's own session survives */
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ADMIN), ==, 1);
+
+  users_before = test_homeserver_count_users (hs);
+  for (guint i = 0; i < G_N_ELEMENTS (invalid); i++)
+    {
+      g_autofree gchar *path = g_strdup_printf ("/_synapse/admin/v2/users/%%40%s%%3Aexample.test", invalid[i]);
+      g_autoptr(Response) resp = http (hs, "PUT", path, admin, "{\"password\":\"x\"}");
+      assert_error (resp, 400, "M_INVALID_USERNAME");
+    }
+  g_assert_cmpuint (test_homeserver_count_users (hs), ==, users_before);
+
+  foreign = http (hs, "PUT", "/_synapse/admin/v2/users/%40carol%3Aelsewhere.test", admin, "{\"password\":\"x\"}");
+  assert_error (foreign, 400, "M_UNKNOWN");
+  g_assert_cmpstr (jstr (foreign->json, "error"), ==, "This endpoint can only be used with local users");
+  too_long = http (hs, "PUT", "/_synapse/admin/v2/users/%40carol%3Aexample.test", admin, long_body);
+  assert_error (too_long, 400, "M_INVALID_PARAM");
+  not_string = http (hs, "PUT", "/_synapse/admin/v2/users/%40carol%3Aexample.test", admin, "{\"password\":42}");
+  assert_error (not_string, 400, "M_INVALID_PARAM");
+  g_assert_false (test_homeserver_user_exists (hs, "@carol:example.test"));
+  max_len = http (hs, "PUT", "/_synapse/admin/v2/users/%40carol%3Aexample.test", admin, max_body);
+  assert_ok (max_len, 201);
+  g_assert_true (test_homeserver_user_exists (hs, "@carol:example.test"));
+}
+
+static void
+test_username_available (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autoptr(Response) free_name = http (hs, "GET", "/_synapse/admin/v1/username_available?username=newbie", admin, NULL);
+  g_autoptr(Response) taken = http (hs, "GET", "/_synapse/admin/v1/username_available?username=alice", admin, NULL);
+  g_autoptr(Response) invalid = http (hs, "GET", "/_synapse/admin/v1/username_available?username=_x", admin, NULL);
+  g_autoptr(Response) not_admin = http (hs, "GET", "/_synapse/admin/v1/username_available?username=newbie", alice, NULL);
+
+  assert_ok (free_name, 200);
+  g_assert_true (json_object_get_boolean (jget (free_name->json, "available")));
+  assert_error (taken, 400, "M_USER_IN_USE");
+  assert_error (invalid, 400, "M_INVALID_USERNAME");
+  assert_error (not_admin, 403, "M_FORBIDDEN");
+}
+
+static void
+test_login_as_user (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *alice_device_token = login (hs, "alice", "alicepw");
+  g_autofree gchar *future = g_strdup_printf ("{\"valid_until_ms\":%" G_GINT64_FORMAT "}",
+                                              g_get_real_time () / 1000 + 600000);
+  g_autoptr(Response) puppet = http (hs, "POST", "/_synapse/admin/v1/users/%40alice%3Aexample.test/login", admin, future);
+  g_autoptr(Response) whoami = NULL;
+  g_autoptr(Response) as_self = NULL;
+  g_autoptr(Response) ghost = NULL;
+  g_autoptr(Response) expired = NULL;
+  g_autoptr(Response) expired_use = NULL;
+  g_autoptr(Response) logout = NULL;
+  g_autoptr(Response) still_alive = NULL;
+  g_autoptr(Response) empty_body = NULL;
+  const gchar *token;
+
+  assert_ok (puppet, 200);
+  token = jstr (puppet->json, "access_token");
+  g_assert_nonnull (token);
+  /* a puppet token has no device */
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 1);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 2);
+  whoami = http (hs, "GET", "/_matrix/client/v3/account/whoami", token, NULL);
+  assert_ok (whoami, 200);
+  g_assert_cmpstr (jstr (whoami->json, "user_id"), ==, ALICE);
+  g_assert_null (jget (whoami->json, "device_id"));
+
+  as_self = http (hs, "POST", "/_synapse/admin/v1/users/%40admin%3Aexample.test/login", admin, "{}");
+  assert_error (as_self, 400, "M_UNKNOWN");
+  g_assert_cmpstr (jstr (as_self->json, "error"), ==, "Cannot use admin API to login as self");
+
+  /* like Synapse 1.67, a token for a user that does not exist */
+  ghost = http (hs, "POST", "/_synapse/admin/v1/users/%40ghost%3Aexample.test/login", admin, "{}");
+  assert_ok (ghost, 200);
+  g_assert_false (test_homeserver_user_exists (hs, "@ghost:example.test"));
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, "@ghost:example.test"), ==, 1);
+
+  expired = http (hs, "POST", "/_synapse/admin/v1/users/%40alice%3Aexample.test/login", admin,
+                  "{\"valid_until_ms\":1000}");
+  assert_ok (expired, 200);
+  expired_use = http (hs, "GET", "/_matrix/client/v3/account/whoami", jstr (expired->json, "access_token"), NULL);
+  assert_error (expired_use, 401, "M_UNKNOWN_TOKEN");
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 2);
+
+  empty_body = http (hs, "POST", "/_synapse/admin/v1/users/%40alice%3Aexample.test/login", admin, NULL);
+  assert_ok (empty_body, 200);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 3);
+
+  /* logging out a puppet token removes just that token */
+  logout = http (hs, "POST", "/_matrix/client/v3/logout", token, "{}");
+  assert_ok (logout, 200);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 2);
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 1);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ADMIN), ==, 1);
+  still_alive = http (hs, "GET", "/_matrix/client/v3/account/whoami", alice_device_token, NULL);
+  assert_ok (still_alive, 200);
+}
+
+static const gchar room_body[] =
+  "{\"name\":\"mxprov sync\",\"preset\":\"private_chat\","
+  "\"creation_content\":{\"m.federate\":false},"
+  "\"initial_state\":["
+  "{\"type\":\"m.room.encryption\",\"state_key\":\"\",\"content\":{\"algorithm\":\"m.megolm.v1.aes-sha2\"}},"
+  "{\"type\":\"org.example.marker\",\"content\":{\"v\":1}}]}";
+
+static void
+test_create_room (void)
+{
+  static const gchar *order[] = {
+    "m.room.create", "m.room.member", "m.room.power_levels", "m.room.join_rules",
+    "m.room.history_visibility", "m.room.guest_access", "m.room.encryption",
+    "org.example.marker", "m.room.name",
+  };
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *room_id = create_room (hs, alice, room_body);
+  g_autofree gchar *escaped = g_uri_escape_string (room_id, NULL, FALSE);
+  g_autofree gchar *state_path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/state", escaped);
+  g_autofree gchar *name_slash = g_strdup_printf ("%s/m.room.name/", state_path);
+  g_autofree gchar *name_bare = g_strdup_printf ("%s/m.room.name", state_path);
+  g_autofree gchar *member = g_strdup_printf ("%s/m.room.member/%%40alice%%3Aexample.test", state_path);
+  g_autofree gchar *absent = g_strdup_printf ("%s/m.room.topic/", state_path);
+  g_autofree gchar *members_path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/joined_members", escaped);
+  g_autofree gchar *creator = NULL;
+  g_autoptr(Response) all = http (hs, "GET", state_path, alice, NULL);
+  g_autoptr(Response) r_slash = http (hs, "GET", name_slash, alice, NULL);
+  g_autoptr(Response) r_bare = http (hs, "GET", name_bare, alice, NULL);
+  g_autoptr(Response) r_member = http (hs, "GET", member, alice, NULL);
+  g_autoptr(Response) r_absent = http (hs, "GET", absent, alice, NULL);
+  g_autoptr(Response) r_outsider = http (hs, "GET", name_slash, admin, NULL);
+  g_autoptr(Response) r_members = http (hs, "GET", members_path, alice, NULL);
+  g_autoptr(Response) r_joined = http (hs, "GET", "/_matrix/client/v3/joined_rooms", alice, NULL);
+  g_autoptr(Response) r_admin_joined = http (hs, "GET", "/_matrix/client/v3/joined_rooms", admin, NULL);
+  g_autoptr(json_object) create = NULL;
+  g_autoptr(json_object) pl = NULL;
+  g_autoptr(json_object) join_rules = NULL;
+  g_autoptr(json_object) request = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
+  g_autoptr(GRegex) id_re = g_regex_new ("^![A-Za-z]{18}:example\\.test$", 0, 0, NULL);
+  json_object *joined;
+
+  g_assert_true (g_regex_match (id_re, room_id, 0, NULL));
+  rooms = test_homeserver_list_rooms (hs);
+  g_assert_cmpuint (rooms->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (rooms, 0), ==, room_id);
+  creator = test_homeserver_room_get_creator (hs, room_id);
+  g_assert_cmpstr (creator, ==, ALICE);
+  g_assert_true (test_homeserver_room_is_joined (hs, room_id, ALICE));
+  g_assert_false (test_homeserver_room_is_joined (hs, room_id, ADMIN));
+
+  /* Synapse's order of state events */
+  assert_ok (all, 200);
+  g_assert_cmpuint (json_object_array_length (all->json), ==, G_N_ELEMENTS (order));
+  for (guint i = 0; i < G_N_ELEMENTS (order); i++)
+    g_assert_cmpstr (jstr (json_object_array_get_idx (all->json, i), "type"), ==, order[i]);
+
+  create = test_homeserver_room_get_state (hs, room_id, "m.room.create", "");
+  g_assert_nonnull (create);
+  g_assert_false (json_object_get_boolean (jget (create, "m.federate")));
+  g_assert_cmpstr (jstr (create, "creator"), ==, ALICE);
+  pl = test_homeserver_room_get_state (hs, room_id, "m.room.power_levels", "");
+  g_assert_cmpint (json_object_get_int (jget (jget (pl, "users"), ALICE)), ==, 100);
+  g_assert_cmpint (json_object_get_int (jget (pl, "state_default")), ==, 50);
+  join_rules = test_homeserver_room_get_state (hs, room_id, "m.room.join_rules", "");
+  g_assert_cmpstr (jstr (join_rules, "join_rule"), ==, "invite");
+  g_assert_null (test_homeserver_room_get_state (hs, room_id, "m.room.topic", ""));
+  request = test_homeserver_room_get_create_request (hs, room_id);
+  g_assert_cmpstr (jstr (request, "name"), ==, "mxprov sync");
+  g_assert_cmpuint (json_object_array_length (jget (request, "initial_state")), ==, 2);
+
+  assert_ok (r_slash, 200);
+  g_assert_cmpstr (jstr (r_slash->json, "name"), ==, "mxprov sync");
+  assert_ok (r_bare, 200);
+  g_assert_cmpstr (jstr (r_bare->json, "name"), ==, "mxprov sync");
+  assert_ok (r_member, 200);
+  g_assert_cmpstr (jstr (r_member->json, "membership"), ==, "join");
+  assert_error (r_absent, 404, "M_NOT_FOUND");
+  assert_error (r_outsider, 403, "M_FORBIDDEN");
+
+  assert_ok (r_members, 200);
+  joined = jget (r_members->json, "joined");
+  g_assert_cmpint (json_object_object_length (joined), ==, 1);
+  g_assert_nonnull (jget (joined, ALICE));
+  g_assert_true (json_object_object_get_ex (jget (joined, ALICE), "avatar_url", NULL));
+
+  assert_ok (r_joined, 200);
+  g_assert_cmpuint (json_object_array_length (jget (r_joined->json, "joined_rooms")), ==, 1);
+  g_assert_cmpstr (json_object_get_string (json_object_array_get_idx (jget (r_joined->json, "joined_rooms"), 0)), ==, room_id);
+  assert_ok (r_admin_joined, 200);
+  g_assert_cmpuint (json_object_array_length (jget (r_admin_joined->json, "joined_rooms")), ==, 0);
+}
+
+static void
+test_create_room_validation (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autoptr(Response) no_content = http (hs, "POST", "/_matrix/client/v3/createRoom", alice,
+                                         "{\"initial_state\":[{\"type\":\"m.x\",\"state_key\":\"\"}]}");
+  g_autoptr(Response) bad_type = http (hs, "POST", "/_matrix/client/v3/createRoom", alice,
+                                       "{\"initial_state\":[{\"type\":5,\"content\":{}}]}");
+  g_autoptr(Response) bad_key = http (hs, "POST", "/_matrix/client/v3/createRoom", alice,
+                                      "{\"initial_state\":[{\"type\":\"m.x\",\"state_key\":1,\"content\":{}}]}");
+  g_autoptr(Response) public_room = http (hs, "POST", "/_matrix/client/v3/createRoom", alice,
+                                          "{\"preset\":\"public_chat\"}");
+  g_autoptr(json_object) join_rules = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
+
+  assert_error (no_content, 500, "M_UNKNOWN");
+  assert_error (bad_type, 400, "M_BAD_JSON");
+  assert_error (bad_key, 400, "M_BAD_JSON");
+  assert_ok (public_room, 200);
+  rooms = test_homeserver_list_rooms (hs);
+  g_assert_cmpuint (rooms->len, ==, 1);
+  join_rules = test_homeserver_room_get_state (hs, g_ptr_array_index (rooms, 0), "m.room.join_rules", "");
+  g_assert_cmpstr (jstr (join_rules, "join_rule"), ==, "public");
+  g_assert_null (test_homeserver_room_get_state (hs, g_ptr_array_index (rooms, 0), "m.room.guest_access", ""));
+}
+
+static void
+test_deactivate (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *room_id = create_room (hs, alice, room_body);
+  g_autoptr(Response) puppet = http (hs, "POST", "/_synapse/admin/v1/users/%40alice%3Aexample.test/login", admin, "{}");
+  g_autoptr(Response) deact = NULL;
+  g_autoptr(Response) relogin = NULL;
+  g_autoptr(Response) info = NULL;
+  g_autoptr(Response) missing = NULL;
+  g_autoptr(GPtrArray) joined = NULL;
+  g_autoptr(json_object) member = NULL;
+
+  assert_ok (puppet, 200);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 2);
+  deact = http (hs, "POST", "/_synapse/admin/v1/deactivate/%40alice%3Aexample.test", admin, "{\"erase\":true}");
+  assert_ok (deact, 200);
+  g_assert_cmpstr (jstr (deact->json, "id_server_unbind_result"), ==, "success");
+  g_assert_true (test_homeserver_user_is_deactivated (hs, ALICE));
+  g_assert_true (test_homeserver_user_exists (hs, ALICE));
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 0);
+  g_assert_false (test_homeserver_room_is_joined (hs, room_id, ALICE));
+  joined = test_homeserver_list_joined_rooms (hs, ALICE);
+  g_assert_cmpuint (joined->len, ==, 0);
+  member = test_homeserver_room_get_state (hs, room_id, "m.room.member", ALICE);
+  g_assert_cmpstr (jstr (member, "membership"), ==, "leave");
+
+  relogin = http (hs, "POST", "/_matrix/client/v3/login", NULL,
+                  "{\"type\":\"m.login.password\",\"user\":\"alice\",\"password\":\"alicepw\"}");
+  assert_error (relogin, 403, "M_USER_DEACTIVATED");
+  info = http (hs, "GET", "/_synapse/admin/v2/users/%40alice%3Aexample.test", admin, NULL);
+  assert_ok (info, 200);
+  g_assert_cmpint (json_object_get_int (jget (info->json, "deactivated")), ==, 1);
+  missing = http (hs, "POST", "/_synapse/admin/v1/deactivate/%40nobody%3Aexample.test", admin, "{\"erase\":true}");
+  assert_error (missing, 404, "M_NOT_FOUND");
+}
+
+static void
+test_delete_room (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *room_id = create_room (hs, alice, room_body);
+  g_autofree gchar *escaped = g_uri_escape_string (room_id, NULL, FALSE);
+  g_autofree gchar *path = g_strdup_printf ("/_synapse/admin/v1/rooms/%s", escaped);
+  g_autoptr(Response) not_admin = http (hs, "DELETE", path, alice, "{\"purge\":true}");
+  g_autoptr(Response) deleted = NULL;
+  g_autoptr(Response) again = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
+  json_object *kicked;
+
+  assert_error (not_admin, 403, "M_FORBIDDEN");
+  deleted = http (hs, "DELETE", path, admin, "{\"purge\":true}");
+  assert_ok (deleted, 200);
+  kicked = jget (deleted->json, "kicked_users");
+  g_assert_cmpuint (json_object_array_length (kicked), ==, 1);
+  g_assert_cmpstr (json_object_get_string (json_object_array_get_idx (kicked, 0)), ==, ALICE);
+  g_assert_cmpuint (json_object_array_length (jget (deleted->json, "failed_to_kick_users")), ==, 0);
+  g_assert_true (json_object_object_get_ex (deleted->json, "new_room_id", NULL));
+  g_assert_null (jget (deleted->json, "new_room_id"));
+  rooms = test_homeserver_list_rooms (hs);
+  g_assert_cmpuint (rooms->len, ==, 0);
+  again = http (hs, "DELETE", path, admin, "{\"purge\":true}");
+  assert_error (again, 404, "M_NOT_FOUND");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Faults */
+
+static void
+test_fault_status_skip_count (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  TestFault fault = { .kind = TEST_FAULT_STATUS, .status = 418, .content_type = "text/plain", .body = "teapot" };
+  g_autoptr(GPtrArray) log = NULL;
+
+  test_homeserver_add_fault (hs, "GET", "/_matrix/client/versions", 1, 2, &fault);
+  for (guint i = 0; i < 4; i++)
+    {
+      g_autoptr(Response) resp = http (hs, "GET", "/_matrix/client/versions", NULL, NULL);
+      if (i == 1 || i == 2)
+        {
+          g_assert_cmpint (resp->status, ==, 418);
+          g_assert_cmpstr (resp->content_type, ==, "text/plain");
+          g_assert_cmpstr (resp->body->str, ==, "teapot");
+        }
+      else
+        assert_ok (resp, 200);
+    }
+  log = test_homeserver_get_request_log (hs);
+  g_assert_cmpuint (log->len, ==, 4);
+  g_assert_cmpstr (g_ptr_array_index (log, 0), ==, "GET /_matrix/client/versions 200");
+  g_assert_cmpstr (g_ptr_array_index (log, 1), ==, "GET /_matrix/client/versions 418");
+  g_assert_cmpstr (g_ptr_array_index (log, 3), ==, "GET /_matrix/client/versions 200");
+}
+
+static void
+test_fault_html_502_prefix (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  TestFault fault = { .kind = TEST_FAULT_HTML_502 };
+  g_autoptr(Response) blocked = NULL;
+  g_autoptr(Response) client = NULL;
+  g_autoptr(Response) unblocked = NULL;
+
+  test_homeserver_add_fault (hs, NULL, "/_synapse/admin/*", 0, G_MAXUINT, &fault);
+  blocked = http (hs, "PUT", "/_synapse/admin/v2/users/%40bob%3Aexample.test", admin, "{\"password\":\"x\"}");
+  g_assert_cmpint (blocked->status, ==, 502);
+  g_assert_cmpstr (blocked->content_type, ==, "text/html");
+  g_assert_nonnull (strstr (blocked->body->str, "502 Bad Gateway"));
+  g_assert_null (blocked->json);
+  /* the proxy answered: the server never saw it */
+  g_assert_false (test_homeserver_user_exists (hs, BOB));
+  client = http (hs, "GET", "/_matrix/client/v3/account/whoami", admin, NULL);
+  assert_ok (client, 200);
+
+  test_homeserver_clear_faults (hs);
+  unblocked = http (hs, "PUT", "/_synapse/admin/v2/users/%40bob%3Aexample.test", admin, "{\"password\":\"x\"}");
+  assert_ok (unblocked, 201);
+  g_assert_true (log_contains (hs, "PUT /_synapse/admin/v2/users/@bob:example.test 502"));
+  g_assert_true (log_contains (hs, "PUT /_synapse/admin/v2/users/@bob:example.test 201"));
+}
+
+static void
+test_fault_rate_limit (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  TestFault plain = { .kind = TEST_FAULT_RATE_LIMIT, .retry_after_ms = 1500 };
+  TestFault header = { .kind = TEST_FAULT_RATE_LIMIT, .retry_after_ms = 1500, .retry_after_header = TRUE };
+  g_autoptr(Response) r1 = NULL;
+  g_autoptr(Response) r2 = NULL;
+  g_autoptr(Response) r3 = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
+
+  test_homeserver_add_fault (hs, "POST", "/_matrix/client/v3/createRoom", 0, 1, &plain);
+  test_homeserver_add_fault (hs, "POST", "/_matrix/client/v3/createRoom", 1, 1, &header);
+  r1 = http (hs, "POST", "/_matrix/client/v3/createRoom", alice, "{}");
+  assert_error (r1, 429, "M_LIMIT_EXCEEDED");
+  g_assert_cmpint (json_object_get_int (jget (r1->json, "retry_after_ms")), ==, 1500);
+  g_assert_null (r1->retry_after);
+  r2 = http (hs, "POST", "/_matrix/client/v3/createRoom", alice, "{}");
+  assert_error (r2, 429, "M_LIMIT_EXCEEDED");
+  g_assert_cmpstr (r2->retry_after, ==, "2");
+  rooms = test_homeserver_list_rooms (hs);
+  g_assert_cmpuint (rooms->len, ==, 0);
+  r3 = http (hs, "POST", "/_matrix/client/v3/createRoom", alice, "{}");
+  assert_ok (r3, 200);
+  g_assert_true (log_contains (hs, "POST /_matrix/client/v3/createRoom 429"));
+  g_assert_cmpuint (test_homeserver_count_requests (hs, "POST", "/_matrix/client/v3/createRoom"), ==, 3);
+}
+
+static void
+test_fault_drop (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  TestFault drop = { .kind = TEST_FAULT_DROP };
+  TestFault lost = { .kind = TEST_FAULT_DROP, .after_handling = TRUE };
+  g_autoptr(Response) r1 = NULL;
+  g_autoptr(Response) r2 = NULL;
+  g_autoptr(Response) r3 = NULL;
+
+  test_homeserver_add_fault (hs, "PUT", "/_synapse/admin/v2/users/@bob:example.test", 0, 1, &drop);
+  test_homeserver_add_fault (hs, "PUT", "/_synapse/admin/v2/users/@carol:example.test", 0, 1, &lost);
+  r1 = http (hs, "PUT", "/_synapse/admin/v2/users/%40bob%3Aexample.test", admin, "{\"password\":\"x\"}");
+  g_assert_cmpint (r1->code, ==, CURLE_GOT_NOTHING);
+  g_assert_false (test_homeserver_user_exists (hs, BOB));
+  g_assert_true (log_contains (hs, "PUT /_synapse/admin/v2/users/@bob:example.test 0"));
+
+  /* the request reached the server, only the answer was lost */
+  r2 = http (hs, "PUT", "/_synapse/admin/v2/users/%40carol%3Aexample.test", admin, "{\"password\":\"x\"}");
+  g_assert_cmpint (r2->code, ==, CURLE_GOT_NOTHING);
+  g_assert_true (test_homeserver_user_exists (hs, "@carol:example.test"));
+
+  /* the server still serves afterwards */
+  r3 = http (hs, "GET", "/_matrix/client/versions", NULL, NULL);
+  assert_ok (r3, 200);
+}
+
+/* with a request delay the connection is stolen from a paused message */
+static void
+test_fault_drop_delayed (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  TestFault drop = { .kind = TEST_FAULT_DROP };
+  TestFault truncated = { .kind = TEST_FAULT_TRUNCATED };
+  g_autoptr(Response) r1 = NULL;
+  g_autoptr(Response) r2 = NULL;
+  g_autoptr(Response) r3 = NULL;
+
+  test_homeserver_set_request_delay (hs, 100);
+  test_homeserver_add_fault (hs, "GET", "/_matrix/client/versions", 0, 1, &drop);
+  test_homeserver_add_fault (hs, "GET", "/_synapse/admin/v1/server_version", 0, 1, &truncated);
+  r1 = http (hs, "GET", "/_matrix/client/versions", NULL, NULL);
+  g_assert_cmpint (r1->code, ==, CURLE_GOT_NOTHING);
+  g_assert_cmpint (r1->elapsed_us, >=, 100000);
+  r2 = http (hs, "GET", "/_synapse/admin/v1/server_version", NULL, NULL);
+  g_assert_cmpint (r2->code, ==, CURLE_PARTIAL_FILE);
+  r3 = http (hs, "GET", "/_matrix/client/versions", NULL, NULL);
+  assert_ok (r3, 200);
+  g_assert_cmpint (r3->elapsed_us, >=, 100000);
+}
+
+typedef struct {
+  TestHomeserver *hs;
+  const gchar *method;
+  const gchar *path;
+  const gchar *token;
+} AsyncRequest;
+
+static gpointer
+async_request_thread (gpointer data)
+{
+  AsyncRequest *ar = data;
+
+  return http (ar->hs, ar->method, ar->path, ar->token, NULL);
+}
+
+static void
+test_fault_delay (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  TestFault delay = { .kind = TEST_FAULT_DELAY, .delay_ms = 600 };
+  AsyncRequest ar = { hs, "GET", "/_matrix/client/v3/account/whoami", NULL };
+  g_autoptr(Response) fast = NULL;
+  g_autoptr(Response) slow = NULL;
+  GThread *thread;
+
+  ar.token = alice;
+  test_homeserver_add_fault (hs, "GET", "/_matrix/client/v3/account/whoami", 0, 1, &delay);
+  thread = g_thread_new ("slow", async_request_thread, &ar);
+  /* let the slow request arrive first */
+  while (test_homeserver_count_requests (hs, "GET", "/_matrix/client/v3/account/whoami") == 0)
+    g_usleep (1000);
+  fast = http (hs, "GET", "/_matrix/client/versions", NULL, NULL);
+  assert_ok (fast, 200);
+  g_assert_cmpint (fast->elapsed_us, <, 300000);
+  slow = g_thread_join (thread);
+  assert_ok (slow, 200);
+  g_assert_cmpstr (jstr (slow->json, "user_id"), ==, ALICE);
+  g_assert_cmpint (slow->elapsed_us, >=, 600000);
+}
+
+static void
+test_request_delay (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  AsyncRequest ar = { hs, "GET", "/_matrix/client/versions", NULL };
+  GThread *threads[4];
+  gint64 start;
+  gint64 elapsed;
+
+  test_homeserver_set_request_delay (hs, 300);
+  start = g_get_monotonic_time ();
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    threads[i] = g_thread_new ("parallel", async_request_thread, &ar);
+  for (guint i = 0; i < G_N_ELEMENTS (threads); i++)
+    {
+      g_autoptr(Response) resp = g_thread_join (threads[i]);
+      assert_ok (resp, 200);
+      g_assert_cmpint (resp->elapsed_us, >=, 300000);
+    }
+  elapsed = g_get_monotonic_time () - start;
+  /* four requests served side by side, not one after another */
+  g_assert_cmpint (elapsed, <, 4 * 300000);
+  g_assert_cmpuint (test_homeserver_count_requests (hs, NULL, "/_matrix/client/versions"), ==, 4);
+}
+
+static void
+test_fault_malformed_json (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  TestFault fault = { .kind = TEST_FAULT_MALFORMED_JSON };
+  g_autofree gchar *body = password_body ("admin", "adminpw");
+  g_autoptr(Response) resp = NULL;
+
+  test_homeserver_add_fault (hs, "POST", "/_matrix/client/v3/login", 0, 1, &fault);
+  resp = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+  g_assert_cmpint (resp->code, ==, CURLE_OK);
+  g_assert_cmpint (resp->status, ==, 200);
+  g_assert_cmpstr (resp->content_type, ==, "application/json");
+  g_assert_cmpuint (resp->body->len, >, 0);
+  g_assert_null (resp->json);
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ADMIN), ==, 0);
+}
+
+static void
+test_fault_truncated (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  TestFault fault = { .kind = TEST_FAULT_TRUNCATED, .after_handling = TRUE };
+  g_autoptr(Response) resp = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
+
+  test_homeserver_add_fault (hs, "POST", "/_matrix/client/v3/createRoom", 0, 1, &fault);
+  resp = http (hs, "POST", "/_matrix/client/v3/createRoom", alice, "{}");
+  g_assert_cmpint (resp->code, ==, CURLE_PARTIAL_FILE);
+  g_assert_cmpint (resp->status, ==, 200);
+  g_assert_cmpuint (resp->body->len, >, 0);
+  /* handled first: the room exists although the client never learnt its ID */
+  rooms = test_homeserver_list_rooms (hs);
+  g_assert_cmpuint (rooms->len, ==, 1);
+  g_assert_true (log_contains (hs, "POST /_matrix/client/v3/createRoom 0"));
+}
+
+static void
+test_fault_after_handling_status (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  TestFault fault = { .kind = TEST_FAULT_STATUS, .status = 500, .after_handling = TRUE,
+                      .body = "{\"errcode\":\"M_UNKNOWN\",\"error\":\"Internal server error\"}" };
+  g_autoptr(Response) resp = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
+  g_autoptr(GPtrArray) joined = NULL;
+
+  test_homeserver_add_fault (hs, "POST", "/_matrix/client/v3/createRoom", 0, 1, &fault);
+  resp = http (hs, "POST", "/_matrix/client/v3/createRoom", alice, room_body);
+  assert_error (resp, 500, "M_UNKNOWN");
+  rooms = test_homeserver_list_rooms (hs);
+  g_assert_cmpuint (rooms->len, ==, 1);
+  joined = test_homeserver_list_joined_rooms (hs, ALICE);
+  g_assert_cmpuint (joined->len, ==, 1);
+  g_assert_true (log_contains (hs, "POST /_matrix/client/v3/createRoom 500"));
+}
+
+static void
+test_raw_requests (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *bearer = g_strdup_printf ("Bearer %s", admin);
+  g_autofree gchar *raw = NULL;
+  g_autoptr(Response) put = http (hs, "PUT", "/_synapse/admin/v2/users/%40bob%3Aexample.test", admin,
+                                  "{\"password\":\"s3cret-Pa55\"}");
+
+  assert_ok (put, 201);
+  raw = test_homeserver_get_raw_requests (hs);
+  g_assert_nonnull (strstr (raw, "adminpw"));
+  g_assert_nonnull (strstr (raw, "s3cret-Pa55"));
+  g_assert_nonnull (strstr (raw, bearer));
+  g_assert_null (strstr (raw, "never-sent"));
+}
+
+static void
+test_restart (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(Response) resp = NULL;
+
+  test_homeserver_stop (hs);
+  g_assert_true (test_homeserver_start (hs, &error));
+  g_assert_no_error (error);
+  resp = http (hs, "GET", "/_synapse/admin/v1/server_version", NULL, NULL);
+  assert_ok (resp, 200);
+  /* state survives a restart */
+  g_assert_true (test_homeserver_user_exists (hs, ALICE));
+}
+
+int
+main (int argc, char **argv)
+{
+  int ret;
+
+  g_test_init (&argc, &argv, NULL);
+  curl_global_init (CURL_GLOBAL_DEFAULT);
+
+  g_test_add_func ("/homeserver/versions", test_versions);
+  g_test_add_func ("/homeserver/login/flows", test_login_flows);
+  g_test_add_func ("/homeserver/login/password", test_login_password);
+  g_test_add_func ("/homeserver/login/rate-limit", test_login_rate_limit);
+  g_test_add_func ("/homeserver/auth-errors", test_auth_errors);
+  g_test_add_func ("/homeserver/routing-errors", test_routing_errors);
+  g_test_add_func ("/homeserver/logout", test_logout);
+  g_test_add_func ("/homeserver/admin/get-user", test_admin_get_user);
+  g_test_add_func ("/homeserver/admin/put-user", test_admin_put_user);
+  g_test_add_func ("/homeserver/admin/username-available", test_username_available);
+  g_test_add_func ("/homeserver/admin/login-as-user", test_login_as_user);
+  g_test_add_func ("/homeserver/admin/deactivate", test_deactivate);
+  g_test_add_func ("/homeserver/admin/delete-room", test_delete_room);
+  g_test_add_func ("/homeserver/rooms/create", test_create_room);
+  g_test_add_func ("/homeserver/rooms/validation", test_create_room_validation);
+  g_test_add_func ("/homeserver/fault/status-skip-count", test_fault_status_skip_count);
+  g_test_add_func ("/homeserver/fault/html-502-prefix", test_fault_html_502_prefix);
+  g_test_add_func ("/homeserver/fault/rate-limit", test_fault_rate_limit);
+  g_test_add_func ("/homeserver/fault/drop", test_fault_drop);
+  g_test_add_func ("/homeserver/fault/drop-delayed", test_fault_drop_delayed);
+  g_test_add_func ("/homeserver/fault/delay", test_fault_delay);
+  g_test_add_func ("/homeserver/fault/malformed-json", test_fault_malformed_json);
+  g_test_add_func ("/homeserver/fault/truncated", test_fault_truncated);
+  g_test_add_func ("/homeserver/fault/after-handling-status", test_fault_after_handling_status);
+  g_test_add_func ("/homeserver/request-delay", test_request_delay);
+  g_test_add_func ("/homeserver/raw-requests", test_raw_requests);
+  g_test_add_func ("/homeserver/restart", test_restart);
+
+  ret = g_test_run ();
+  curl_global_cleanup ();
+  return ret;
+}

@@ -1,0 +1,586 @@
+/* test-provision.c: the real mxprov binary against the test homeserver.
+ *
+ * Each test starts a fresh in-memory homeserver, runs `mxprov provision`
+ * as an admin would, then asserts on the exit code, on what stderr says,
+ * and on the server's state. */
+#include "config.h"
+
+#include <sys/stat.h>
+#include <sysexits.h>
+#include <gio/gio.h>
+#include <glib/gstdio.h>
+
+#include <mxprov/mxprov.h>
+#include "homeserver/test-homeserver.h"
+
+#define ADMIN_PASSWORD "correct horse battery staple"
+#define SERVER_NAME "example.test"
+
+typedef struct {
+  TestHomeserver *hs;
+  gchar *tmpdir;
+  gchar *password_file;
+  gchar *admin_id;
+} Fixture;
+
+typedef struct {
+  gint exit_code;
+  gchar *out;
+  gchar *err;
+} RunResult;
+
+static void
+run_result_free (RunResult *r)
+{
+  g_free (r->out);
+  g_free (r->err);
+  g_free (r);
+}
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (RunResult, run_result_free)
+
+static void
+fixture_setup (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+
+  f->hs = test_homeserver_new (SERVER_NAME);
+  test_homeserver_add_user (f->hs, "admin", ADMIN_PASSWORD, TRUE);
+  test_homeserver_add_user (f->hs, "eve", "eve-password", FALSE);
+  test_homeserver_add_user (f->hs, "taken", "original-password", FALSE);
+  g_assert_true (test_homeserver_start (f->hs, &error));
+  g_assert_no_error (error);
+  f->tmpdir = g_dir_make_tmp ("mxprov-test-XXXXXX", &error);
+  g_assert_no_error (error);
+  f->password_file = g_build_filename (f->tmpdir, "admin-password", NULL);
+  g_assert_true (g_file_set_contents (f->password_file, ADMIN_PASSWORD "\n", -1, NULL));
+  g_chmod (f->password_file, 0600);
+  f->admin_id = g_strdup ("@admin:" SERVER_NAME);
+}
+
+static void
+remove_tree (const gchar *path)
+{
+  g_autoptr(GDir) dir = g_dir_open (path, 0, NULL);
+  const gchar *name;
+
+  while (dir != NULL && (name = g_dir_read_name (dir)) != NULL)
+    {
+      g_autofree gchar *child = g_build_filename (path, name, NULL);
+      g_unlink (child);
+    }
+  g_rmdir (path);
+}
+
+static void
+fixture_teardown (Fixture *f, gconstpointer data)
+{
+  test_homeserver_stop (f->hs);
+  test_homeserver_free (f->hs);
+  remove_tree (f->tmpdir);
+  g_free (f->tmpdir);
+  g_free (f->password_file);
+  g_free (f->admin_id);
+}
+
+/* Run mxprov with `args` (NULL-terminated), optional stdin text and extra
+ * environment ("NAME=value" strings). */
+static RunResult *
+run_mxprov_full (const gchar *const *args, const gchar *stdin_text, const gchar *const *env)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
+  g_autoptr(GError) error = NULL;
+  RunResult *r = g_new0 (RunResult, 1);
+  const gchar *binary = g_getenv ("MXPROV_BINARY");
+
+  g_assert_nonnull (binary);
+  g_ptr_array_add (argv, (gpointer) binary);
+  for (gsize i = 0; args[i] != NULL; i++)
+    g_ptr_array_add (argv, (gpointer) args[i]);
+  g_ptr_array_add (argv, NULL);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
+                                        | G_SUBPROCESS_FLAGS_STDOUT_PIPE
+                                        | G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_unsetenv (launcher, "MXPROV_ADMIN_PASSWORD");
+  for (gsize i = 0; env != NULL && env[i] != NULL; i++)
+    {
+      g_auto(GStrv) kv = g_strsplit (env[i], "=", 2);
+      g_subprocess_launcher_setenv (launcher, kv[0], kv[1], TRUE);
+    }
+  proc = g_subprocess_launcher_spawnv (launcher, (const gchar *const *) argv->pdata, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, stdin_text != NULL ? stdin_text : "", NULL,
+                                 &r->out, &r->err, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_get_if_exited (proc));
+  r->exit_code = g_subprocess_get_exit_status (proc);
+  g_test_message ("mxprov exit %d\nstdout: %s\nstderr: %s", r->exit_code, r->out, r->err);
+  return r;
+}
+
+/* `mxprov provision --homeserver URL --admin-user admin
+ * --admin-password-file F` plus `extra` arguments. */
+static RunResult *
+provision (Fixture *f, const gchar *const *extra)
+{
+  g_autoptr(GPtrArray) args = g_ptr_array_new ();
+
+  g_ptr_array_add (args, (gpointer) "provision");
+  g_ptr_array_add (args, (gpointer) "--homeserver");
+  g_ptr_array_add (args, (gpointer) test_homeserver_get_url (f->hs));
+  g_ptr_array_add (args, (gpointer) "--admin-user");
+  g_ptr_array_add (args, (gpointer) "admin");
+  g_ptr_array_add (args, (gpointer) "--admin-password-file");
+  g_ptr_array_add (args, f->password_file);
+  for (gsize i = 0; extra != NULL && extra[i] != NULL; i++)
+    g_ptr_array_add (args, (gpointer) extra[i]);
+  g_ptr_array_add (args, NULL);
+  return run_mxprov_full ((const gchar *const *) args->pdata, NULL, NULL);
+}
+
+static void
+assert_contains (const gchar *haystack, const gchar *needle)
+{
+  if (strstr (haystack, needle) == NULL)
+    g_error ("expected to find '%s' in:\n%s", needle, haystack);
+}
+
+static void
+assert_not_contains (const gchar *haystack, const gchar *needle)
+{
+  if (needle != NULL && *needle != '\0' && strstr (haystack, needle) != NULL)
+    g_error ("'%s' must not appear in:\n%s", needle, haystack);
+}
+
+/* Nothing new on the server: no user besides the three seeded ones, no
+ * room, and the admin's login was logged out again. */
+static void
+assert_nothing_created (Fixture *f)
+{
+  g_autoptr(GPtrArray) rooms = test_homeserver_list_rooms (f->hs);
+
+  g_assert_cmpuint (test_homeserver_count_users (f->hs), ==, 3);
+  g_assert_cmpuint (rooms->len, ==, 0);
+  g_assert_cmpuint (test_homeserver_count_devices (f->hs, f->admin_id), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_tokens (f->hs, f->admin_id), ==, 0);
+}
+
+static void
+assert_complete_account (Fixture *f, const gchar *bundle_text, const gchar *localpart)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MxprovBundle) bundle = mxprov_bundle_decode (bundle_text, &error);
+  g_autofree gchar *user_id = g_strdup_printf ("@%s:%s", localpart, SERVER_NAME);
+  g_autofree gchar *password = NULL;
+  g_autofree gchar *displayname = NULL;
+  g_autofree gchar *creator = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
+  g_autoptr(json_object) create = NULL;
+  g_autoptr(json_object) encryption = NULL;
+  g_autoptr(json_object) marker = NULL;
+  g_autoptr(json_object) request = NULL;
+  json_object *member = NULL;
+
+  g_assert_no_error (error);
+  g_assert_cmpint (bundle->version, ==, 1);
+  g_assert_cmpstr (bundle->home_server, ==, test_homeserver_get_url (f->hs));
+  g_assert_cmpstr (bundle->user, ==, user_id);
+  g_assert_cmpuint (strlen (bundle->password), ==, 43);
+
+  /* the account exists with exactly that password and is not an admin */
+  g_assert_true (test_homeserver_user_exists (f->hs, user_id));
+  g_assert_false (test_homeserver_user_is_admin (f->hs, user_id));
+  g_assert_false (test_homeserver_user_is_deactivated (f->hs, user_id));
+  password = test_homeserver_get_user_password (f->hs, user_id);
+  g_assert_cmpstr (password, ==, bundle->password);
+  displayname = test_homeserver_get_user_displayname (f->hs, user_id);
+  g_assert_nonnull (displayname);
+
+  /* exactly one room, the bundle's, created and joined by the user */
+  rooms = test_homeserver_list_rooms (f->hs);
+  g_assert_cmpuint (rooms->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (rooms, 0), ==, bundle->room_id);
+  creator = test_homeserver_room_get_creator (f->hs, bundle->room_id);
+  g_assert_cmpstr (creator, ==, user_id);
+  g_assert_true (test_homeserver_room_is_joined (f->hs, bundle->room_id, user_id));
+  g_assert_false (test_homeserver_room_is_joined (f->hs, bundle->room_id, f->admin_id));
+
+  create = test_homeserver_room_get_state (f->hs, bundle->room_id, "m.room.create", "");
+  g_assert_nonnull (create);
+  g_assert_true (json_object_object_get_ex (create, "m.federate", &member));
+  g_assert_true (json_object_is_type (member, json_type_boolean));
+  g_assert_false (json_object_get_boolean (member));
+  encryption = test_homeserver_room_get_state (f->hs, bundle->room_id, "m.room.encryption", "");
+  g_assert_nonnull (encryption);
+  g_assert_cmpstr (json_object_get_string (json_object_object_get (encryption, "algorithm")),
+                   ==, "m.megolm.v1.aes-sha2");
+  marker = test_homeserver_room_get_state (f->hs, bundle->room_id, "m.lotti.sync_room", "");
+  g_assert_nonnull (marker);
+  g_assert_cmpint (json_object_get_int (json_object_object_get (marker, "version")), ==, 1);
+
+  /* the request was the seed's body */
+  request = test_homeserver_room_get_create_request (f->hs, bundle->room_id);
+  g_assert_cmpstr (json_object_get_string (json_object_object_get (request, "visibility")), ==, "private");
+  g_assert_cmpstr (json_object_get_string (json_object_object_get (request, "preset")), ==, "trusted_private_chat");
+  g_assert_cmpstr (json_object_get_string (json_object_object_get (request, "name")), ==, "Lotti Sync");
+
+  /* no session left behind: the admin's device is gone and the user's
+   * short-lived token was logged out */
+  g_assert_cmpuint (test_homeserver_count_devices (f->hs, f->admin_id), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_tokens (f->hs, f->admin_id), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_tokens (f->hs, user_id), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_devices (f->hs, user_id), ==, 0);
+}
+
+static void
+test_happy_path (Fixture *f, gconstpointer data)
+{
+  const gchar *extra[] = { "--username", "lotti_sync_user42", NULL };
+  g_autoptr(RunResult) r = provision (f, extra);
+  g_autofree gchar *bundle = NULL;
+  g_autofree gchar *displayname = NULL;
+
+  g_assert_cmpint (r->exit_code, ==, 0);
+  /* stdout is the bundle and nothing else */
+  g_assert_true (g_str_has_suffix (r->out, "\n"));
+  bundle = g_strndup (r->out, strlen (r->out) - 1);
+  g_assert_null (strchr (bundle, '\n'));
+  assert_complete_account (f, bundle, "lotti_sync_user42");
+  displayname = test_homeserver_get_user_displayname (f->hs, "@lotti_sync_user42:" SERVER_NAME);
+  g_assert_cmpstr (displayname, ==, "Lotti Sync");
+  assert_contains (r->err, "provisioned @lotti_sync_user42:" SERVER_NAME);
+  /* the one PUT went to the new user, never to anyone else */
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "PUT", "/_synapse/admin/v2/users/*"), ==, 1);
+}
+
+static void
+test_display_name_and_json (Fixture *f, gconstpointer data)
+{
+  const gchar *extra[] = { "--username", "carol", "--display-name", "Carol's Laptop",
+                           "--format", "json", NULL };
+  g_autoptr(RunResult) r = provision (f, extra);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MxprovBundle) bundle = NULL;
+  g_autofree gchar *displayname = NULL;
+  g_autofree gchar *prefix = NULL;
+
+  g_assert_cmpint (r->exit_code, ==, 0);
+  g_strchomp (r->out);
+  prefix = g_strdup_printf ("{\"v\":1,\"homeServer\":\"%s\",\"user\":\"@carol:%s\",\"password\":\"",
+                            test_homeserver_get_url (f->hs), SERVER_NAME);
+  g_assert_true (g_str_has_prefix (r->out, prefix));
+  bundle = mxprov_bundle_from_json (r->out, &error);
+  g_assert_no_error (error);
+  displayname = test_homeserver_get_user_displayname (f->hs, "@carol:" SERVER_NAME);
+  g_assert_cmpstr (displayname, ==, "Carol's Laptop");
+}
+
+static void
+test_existing_user_untouched (Fixture *f, gconstpointer data)
+{
+  const gchar *extra[] = { "--username", "taken", NULL };
+  g_autoptr(RunResult) r = provision (f, extra);
+  g_autofree gchar *password = NULL;
+
+  g_assert_cmpint (r->exit_code, ==, EX_CANTCREAT);
+  assert_contains (r->err, "@taken:" SERVER_NAME " already exists");
+  assert_contains (r->err, "synapse-user");
+  g_assert_cmpstr (r->out, ==, "");
+  password = test_homeserver_get_user_password (f->hs, "@taken:" SERVER_NAME);
+  g_assert_cmpstr (password, ==, "original-password");
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "PUT", "/_synapse/admin/v2/users/*"), ==, 0);
+  assert_nothing_created (f);
+}
+
+static void
+test_non_admin_refused (Fixture *f, gconstpointer data)
+{
+  g_autoptr(RunResult) r = NULL;
+  g_autoptr(GError) error = NULL;
+  const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                          "--admin-user", "eve", "--admin-password-file", "-",
+                          "--username", "newbie", NULL };
+
+  r = run_mxprov_full (args, "eve-password\n", NULL);
+  g_assert_cmpint (r->exit_code, ==, EX_NOPERM);
+  assert_contains (r->err, "@eve:" SERVER_NAME " is not a server admin");
+  assert_nothing_created (f);
+  /* eve's login was logged out again */
+  g_assert_cmpuint (test_homeserver_count_devices (f->hs, "@eve:" SERVER_NAME), ==, 0);
+}
+
+static void
+test_wrong_admin_password (Fixture *f, gconstpointer data)
+{
+  g_autoptr(RunResult) r = NULL;
+  const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                          "--admin-user", "admin", "--username", "newbie", NULL };
+  const gchar *env[] = { "MXPROV_ADMIN_PASSWORD=not-the-password", NULL };
+
+  r = run_mxprov_full (args, NULL, env);
+  g_assert_cmpint (r->exit_code, ==, EX_NOPERM);
+  assert_contains (r->err, "synapse-auth: admin login as 'admin' refused");
+  assert_contains (r->err, "M_FORBIDDEN");
+  assert_not_contains (r->err, "not-the-password");
+  assert_nothing_created (f);
+}
+
+static void
+test_invalid_localpart (Fixture *f, gconstpointer data)
+{
+  const gchar *names[] = { "Bob", "bob smith", "_bot", "12345", "bob+sync", NULL };
+
+  for (gsize i = 0; names[i] != NULL; i++)
+    {
+      const gchar *extra[] = { "--username", names[i], NULL };
+      g_autoptr(RunResult) r = provision (f, extra);
+
+      g_assert_cmpint (r->exit_code, ==, EX_DATAERR);
+      assert_contains (r->err, "invalid username");
+    }
+  /* refused before any request */
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, NULL, "/*"), ==, 0);
+  assert_nothing_created (f);
+}
+
+static void
+test_server_unreachable (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GSocket) sock = NULL;
+  g_autoptr(GInetSocketAddress) any = NULL;
+  g_autoptr(GSocketAddress) bound = NULL;
+  g_autofree gchar *url = NULL;
+  g_autoptr(RunResult) r = NULL;
+  guint16 port;
+  const gchar *env[] = { "MXPROV_ADMIN_PASSWORD=x", NULL };
+
+  /* A port that was free a moment ago and has no listener now. */
+  sock = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, NULL);
+  any = G_INET_SOCKET_ADDRESS (g_inet_socket_address_new_from_string ("127.0.0.1", 0));
+  g_assert_true (g_socket_bind (sock, G_SOCKET_ADDRESS (any), FALSE, NULL));
+  bound = g_socket_get_local_address (sock, NULL);
+  port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (bound));
+  g_socket_close (sock, NULL);
+  url = g_strdup_printf ("http://127.0.0.1:%u", port);
+  {
+    const gchar *args[] = { "provision", "--homeserver", url, "--admin-user", "admin",
+                            "--username", "newbie", NULL };
+    r = run_mxprov_full (args, NULL, env);
+  }
+  g_assert_cmpint (r->exit_code, ==, EX_UNAVAILABLE);
+  assert_contains (r->err, "cannot reach the homeserver");
+  assert_contains (r->err, url);
+}
+
+static void
+test_rate_limited_create_room (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_RATE_LIMIT, .retry_after_ms = 300 };
+  const gchar *extra[] = { "--username", "patient", NULL };
+  g_autoptr(RunResult) r = NULL;
+  g_autofree gchar *bundle = NULL;
+
+  test_homeserver_add_fault (f->hs, "POST", "/_matrix/client/v3/createRoom", 0, 1, &fault);
+  r = provision (f, extra);
+  g_assert_cmpint (r->exit_code, ==, 0);
+  assert_contains (r->err, "rate limited");
+  bundle = g_strstrip (g_strdup (r->out));
+  assert_complete_account (f, bundle, "patient");
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/createRoom"), ==, 2);
+}
+
+static void
+test_rate_limit_exhausted (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_RATE_LIMIT, .retry_after_ms = 50 };
+  const gchar *extra[] = { "--username", "impatient", NULL };
+  g_autoptr(RunResult) r = NULL;
+
+  /* more 429s than the retries mxprov allows, on the lookup (before any change) */
+  test_homeserver_add_fault (f->hs, "GET", "/_synapse/admin/v2/users/*", 0, 10, &fault);
+  r = provision (f, extra);
+  g_assert_cmpint (r->exit_code, ==, EX_TEMPFAIL);
+  assert_contains (r->err, "still rate limited");
+  assert_contains (r->err, "M_LIMIT_EXCEEDED");
+  assert_nothing_created (f);
+}
+
+static void
+test_html_502 (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_HTML_502 };
+  const gchar *extra[] = { "--username", "behindproxy", NULL };
+  g_autoptr(RunResult) r = NULL;
+
+  test_homeserver_add_fault (f->hs, "GET", "/_synapse/admin/v2/users/*", 0, 1, &fault);
+  r = provision (f, extra);
+  g_assert_cmpint (r->exit_code, ==, EX_PROTOCOL);
+  assert_contains (r->err, "synapse-user");
+  assert_contains (r->err, "HTTP 502");
+  assert_contains (r->err, "text/html");
+  assert_nothing_created (f);
+}
+
+static void
+test_html_502_on_versions (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_HTML_502 };
+  const gchar *extra[] = { "--username", "behindproxy", NULL };
+  g_autoptr(RunResult) r = NULL;
+
+  test_homeserver_add_fault (f->hs, "GET", "/_matrix/client/versions", 0, 1, &fault);
+  r = provision (f, extra);
+  g_assert_cmpint (r->exit_code, ==, EX_PROTOCOL);
+  assert_contains (r->err, "does not look like a Matrix homeserver");
+  /* no credential was sent to something that is not a homeserver */
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 0);
+}
+
+static void
+test_output_file (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *path = g_build_filename (f->tmpdir, "bundle.txt", NULL);
+  const gchar *extra[] = { "--username", "filed", "--output", path, NULL };
+  g_autoptr(RunResult) r = provision (f, extra);
+  g_autofree gchar *contents = NULL;
+  struct stat st;
+
+  g_assert_cmpint (r->exit_code, ==, 0);
+  g_assert_cmpstr (r->out, ==, "");
+  g_assert_cmpint (g_stat (path, &st), ==, 0);
+  g_assert_cmpuint (st.st_mode & 0777, ==, 0600);
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  assert_complete_account (f, g_strstrip (contents), "filed");
+}
+
+static void
+test_output_file_exists (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *path = g_build_filename (f->tmpdir, "existing.txt", NULL);
+  const gchar *extra[] = { "--username", "filed", "--output", path, NULL };
+  g_autoptr(RunResult) r = NULL;
+  g_autofree gchar *contents = NULL;
+
+  g_assert_true (g_file_set_contents (path, "keep me\n", -1, NULL));
+  r = provision (f, extra);
+  g_assert_cmpint (r->exit_code, ==, EX_CANTCREAT);
+  assert_contains (r->err, "already exists");
+  g_assert_true (g_file_get_contents (path, &contents, NULL, NULL));
+  g_assert_cmpstr (contents, ==, "keep me\n");
+  /* refused before anything was provisioned, or even asked */
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, NULL, "/*"), ==, 0);
+}
+
+static void
+test_check_only (Fixture *f, gconstpointer data)
+{
+  const gchar *extra[] = { "--username", "checked", "--check", NULL };
+  g_autoptr(RunResult) r = provision (f, extra);
+
+  g_assert_cmpint (r->exit_code, ==, 0);
+  assert_contains (r->err, "check passed");
+  assert_contains (r->err, "@admin:" SERVER_NAME);
+  g_assert_cmpstr (r->out, ==, "");
+  assert_nothing_created (f);
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "PUT", "/*"), ==, 0);
+}
+
+static void
+test_password_on_command_line_warns (Fixture *f, gconstpointer data)
+{
+  const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                          "--admin-user", "admin", "--admin-password", ADMIN_PASSWORD,
+                          "--username", "seedstyle", NULL };
+  g_autoptr(RunResult) r = run_mxprov_full (args, NULL, NULL);
+
+  g_assert_cmpint (r->exit_code, ==, 0);
+  assert_contains (r->err, "warning: --admin-password puts the password on the command line");
+  g_assert_true (test_homeserver_user_exists (f->hs, "@seedstyle:" SERVER_NAME));
+}
+
+/* -v traces every request, and still shows no secret. */
+static void
+test_verbose_shows_no_secret (Fixture *f, gconstpointer data)
+{
+  const gchar *extra[] = { "--username", "traced", "-v", "-v", NULL };
+  g_autoptr(RunResult) r = provision (f, extra);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MxprovBundle) bundle = NULL;
+  g_autofree gchar *raw = NULL;
+  g_auto(GStrv) lines = NULL;
+  guint n_tokens = 0;
+
+  g_assert_cmpint (r->exit_code, ==, 0);
+  assert_contains (r->err, "POST /_matrix/client/v3/login -> 200");
+  assert_contains (r->err, "POST /_matrix/client/v3/createRoom -> 200");
+  bundle = mxprov_bundle_decode (g_strstrip (r->out), &error);
+  g_assert_no_error (error);
+  assert_not_contains (r->err, ADMIN_PASSWORD);
+  assert_not_contains (r->err, bundle->password);
+  /* every bearer token the server saw */
+  raw = test_homeserver_get_raw_requests (f->hs);
+  lines = g_strsplit (raw, "Bearer ", -1);
+  for (gsize i = 1; lines[i] != NULL; i++)
+    {
+      g_autofree gchar *token = g_strndup (lines[i], strcspn (lines[i], " \r\n\"{"));
+      g_assert_cmpuint (strlen (token), >, 8);
+      assert_not_contains (r->err, token);
+      assert_not_contains (r->out, token);
+      n_tokens++;
+    }
+  g_assert_cmpuint (n_tokens, >=, 5);
+}
+
+static void
+test_admin_password_from_stdin (Fixture *f, gconstpointer data)
+{
+  const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                          "--admin-user", "admin", "--admin-password-file", "-",
+                          "--username", "piped", NULL };
+  g_autoptr(RunResult) r = run_mxprov_full (args, ADMIN_PASSWORD "\r\n", NULL);
+
+  g_assert_cmpint (r->exit_code, ==, 0);
+  g_assert_true (test_homeserver_user_exists (f->hs, "@piped:" SERVER_NAME));
+}
+
+static void
+test_no_admin_password (Fixture *f, gconstpointer data)
+{
+  const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                          "--admin-user", "admin", "--username", "nopw", NULL };
+  g_autoptr(RunResult) r = run_mxprov_full (args, NULL, NULL);
+
+  g_assert_cmpint (r->exit_code, ==, EX_USAGE);
+  assert_contains (r->err, "no admin password");
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, NULL, "/*"), ==, 0);
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+#define ADD(path, func) \
+  g_test_add ("/provision/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
+  ADD ("happy-path", test_happy_path);
+  ADD ("display-name-and-json", test_display_name_and_json);
+  ADD ("existing-user-untouched", test_existing_user_untouched);
+  ADD ("non-admin-refused", test_non_admin_refused);
+  ADD ("wrong-admin-password", test_wrong_admin_password);
+  ADD ("invalid-localpart", test_invalid_localpart);
+  ADD ("server-unreachable", test_server_unreachable);
+  ADD ("rate-limited-create-room", test_rate_limited_create_room);
+  ADD ("rate-limit-exhausted", test_rate_limit_exhausted);
+  ADD ("html-502", test_html_502);
+  ADD ("html-502-on-versions", test_html_502_on_versions);
+  ADD ("output-file", test_output_file);
+  ADD ("output-file-exists", test_output_file_exists);
+  ADD ("check-only", test_check_only);
+  ADD ("password-on-command-line-warns", test_password_on_command_line_warns);
+  ADD ("verbose-shows-no-secret", test_verbose_shows_no_secret);
+  ADD ("admin-password-from-stdin", test_admin_password_from_stdin);
+  ADD ("no-admin-password", test_no_admin_password);
+#undef ADD
+  return g_test_run ();
+}
