@@ -1,0 +1,375 @@
+/* test-bundle.c: the provisioning bundle's JSON, its encoding and its
+ * validation on decode. */
+#include "config.h"
+
+#include <string.h>
+
+#include <mxprov/mxprov.h>
+
+typedef struct {
+  const gchar *home_server;
+  const gchar *user;
+  const gchar *password;
+  const gchar *room_id;
+  const gchar *json;
+} BundleCase;
+
+static const BundleCase bundle_cases[] = {
+  {
+    "https://matrix.example.com", "@lotti_sync:example.com", "Zx8-q_W0rd/~?>",
+    "!AbCdEf:example.com",
+    "{\"v\":1,\"homeServer\":\"https://matrix.example.com\",\"user\":\"@lotti_sync:example.com\","
+    "\"password\":\"Zx8-q_W0rd/~?>\",\"roomId\":\"!AbCdEf:example.com\"}",
+  },
+  {
+    /* '/' everywhere (never escaped as "\/"), and non-ASCII UTF-8 */
+    "https://example.org/_matrix/base/", "@a/b=c:example.org:8448",
+    "p\xc3\xa4sswo\xcc\x88rd \xe2\x9c\x93 \xf0\x9f\x94\x91 \xc3\xbf?",
+    "!room/with/slash:example.org",
+    "{\"v\":1,\"homeServer\":\"https://example.org/_matrix/base/\",\"user\":\"@a/b=c:example.org:8448\","
+    "\"password\":\"p\xc3\xa4sswo\xcc\x88rd \xe2\x9c\x93 \xf0\x9f\x94\x91 \xc3\xbf?\","
+    "\"roomId\":\"!room/with/slash:example.org\"}",
+  },
+  {
+    /* JSON escapes in the password */
+    "http://localhost:8008", "@alice:localhost", "\"quoted\" \\back\\ \ttab",
+    "!x:localhost",
+    "{\"v\":1,\"homeServer\":\"http://localhost:8008\",\"user\":\"@alice:localhost\","
+    "\"password\":\"\\\"quoted\\\" \\\\back\\\\ \\ttab\",\"roomId\":\"!x:localhost\"}",
+  },
+};
+
+static gboolean
+is_base64url_text (const gchar *text)
+{
+  for (const gchar *p = text; *p != '\0'; p++)
+    if (!g_ascii_isalnum (*p) && *p != '-' && *p != '_')
+      return FALSE;
+  return TRUE;
+}
+
+/* An independent decoder: GLib's standard Base64 after translating the
+ * alphabet back and restoring the padding. */
+static gchar *
+decode_with_glib (const gchar *encoded)
+{
+  g_autoptr(GString) std = g_string_new (encoded);
+  guchar *raw;
+  gsize len = 0;
+  gchar *text;
+
+  g_strdelimit (std->str, "-", '+');
+  g_strdelimit (std->str, "_", '/');
+  while (std->len % 4 != 0)
+    g_string_append_c (std, '=');
+  raw = g_base64_decode (std->str, &len);
+  text = g_strndup ((const gchar *) raw, len);
+  g_free (raw);
+  return text;
+}
+
+static void
+test_bundle_new (void)
+{
+  g_autoptr(MxprovBundle) bundle = mxprov_bundle_new ("https://h.example", "@u:h.example",
+                                                      "pw", "!r:h.example");
+
+  g_assert_cmpint (bundle->version, ==, MXPROV_BUNDLE_VERSION);
+  g_assert_cmpint (bundle->version, ==, 1);
+  g_assert_cmpstr (bundle->home_server, ==, "https://h.example");
+  g_assert_cmpstr (bundle->user, ==, "@u:h.example");
+  g_assert_cmpstr (bundle->password, ==, "pw");
+  g_assert_cmpstr (bundle->room_id, ==, "!r:h.example");
+
+  mxprov_bundle_free (NULL);
+}
+
+static void
+test_bundle_to_json (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (bundle_cases); i++)
+    {
+      const BundleCase *c = &bundle_cases[i];
+      g_autoptr(MxprovBundle) bundle = mxprov_bundle_new (c->home_server, c->user,
+                                                          c->password, c->room_id);
+      g_autoptr(MxprovSecret) json = mxprov_bundle_to_json (bundle);
+
+      g_test_message ("bundle %" G_GSIZE_FORMAT, i);
+      g_assert_cmpstr (json, ==, c->json);
+      g_assert_true (g_utf8_validate (json, -1, NULL));
+      /* the bundle itself is untouched by the wiping of json-c's copies */
+      g_assert_cmpstr (bundle->password, ==, c->password);
+    }
+}
+
+static void
+test_bundle_encode (void)
+{
+  gboolean std_has_plus = FALSE, std_has_slash = FALSE, std_has_pad = FALSE;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (bundle_cases); i++)
+    {
+      const BundleCase *c = &bundle_cases[i];
+      g_autoptr(MxprovBundle) bundle = mxprov_bundle_new (c->home_server, c->user,
+                                                          c->password, c->room_id);
+      g_autoptr(MxprovSecret) encoded = mxprov_bundle_encode (bundle);
+      g_autofree gchar *std = g_base64_encode ((const guchar *) c->json, strlen (c->json));
+      g_autofree gchar *decoded = NULL;
+
+      g_test_message ("bundle %" G_GSIZE_FORMAT ": %s", i, encoded);
+      g_assert_true (is_base64url_text (encoded));
+      g_assert_null (strchr (encoded, '='));
+      /* unpadded length */
+      g_assert_cmpuint (strlen (encoded), ==, (strlen (c->json) * 4 + 2) / 3);
+      decoded = decode_with_glib (encoded);
+      g_assert_cmpstr (decoded, ==, c->json);
+
+      std_has_plus |= strchr (std, '+') != NULL;
+      std_has_slash |= strchr (std, '/') != NULL;
+      std_has_pad |= strchr (std, '=') != NULL;
+    }
+  /* the cases are chosen so that the alphabet and padding checks bite */
+  g_assert_true (std_has_plus);
+  g_assert_true (std_has_slash);
+  g_assert_true (std_has_pad);
+}
+
+static void
+test_bundle_round_trip (void)
+{
+  for (gsize i = 0; i < G_N_ELEMENTS (bundle_cases); i++)
+    {
+      const BundleCase *c = &bundle_cases[i];
+      g_autoptr(MxprovBundle) bundle = mxprov_bundle_new (c->home_server, c->user,
+                                                          c->password, c->room_id);
+      g_autoptr(MxprovSecret) encoded = mxprov_bundle_encode (bundle);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MxprovBundle) back = mxprov_bundle_decode (encoded, &error);
+
+      g_test_message ("bundle %" G_GSIZE_FORMAT, i);
+      g_assert_no_error (error);
+      g_assert_nonnull (back);
+      g_assert_cmpint (back->version, ==, 1);
+      g_assert_cmpstr (back->home_server, ==, c->home_server);
+      g_assert_cmpstr (back->user, ==, c->user);
+      g_assert_cmpstr (back->password, ==, c->password);
+      g_assert_cmpstr (back->room_id, ==, c->room_id);
+    }
+}
+
+static void
+test_bundle_from_json (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MxprovBundle) bundle = mxprov_bundle_from_json (bundle_cases[2].json, &error);
+
+  g_assert_no_error (error);
+  g_assert_cmpstr (bundle->password, ==, bundle_cases[2].password);
+  g_assert_cmpstr (bundle->home_server, ==, bundle_cases[2].home_server);
+}
+
+static void
+assert_decode_fails (const gchar *text, gint code, const gchar *fragment)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MxprovBundle) bundle = mxprov_bundle_decode (text, &error);
+
+  g_test_message ("decoding '%s': %s", text, error != NULL ? error->message : "(no error)");
+  g_assert_null (bundle);
+  g_assert_error (error, MXPROV_BUNDLE_ERROR, code);
+  g_assert_nonnull (strstr (error->message, fragment));
+}
+
+static void
+assert_json_fails (const gchar *json, gint code, const gchar *fragment)
+{
+  g_autofree gchar *encoded = mxprov_base64url_encode ((const guint8 *) json, strlen (json));
+
+  g_test_message ("JSON %s", json);
+  assert_decode_fails (encoded, code, fragment);
+}
+
+static gchar *
+encode_case (gsize i)
+{
+  const BundleCase *c = &bundle_cases[i];
+  g_autoptr(MxprovBundle) bundle = mxprov_bundle_new (c->home_server, c->user,
+                                                      c->password, c->room_id);
+  return mxprov_bundle_encode (bundle);
+}
+
+static void
+test_bundle_decode_padded (void)
+{
+  g_autoptr(MxprovSecret) encoded = encode_case (2);
+  g_autoptr(GString) padded = g_string_new (encoded);
+
+  g_assert_cmpuint (strlen (encoded) % 4, !=, 0);
+  while (padded->len % 4 != 0)
+    g_string_append_c (padded, '=');
+  assert_decode_fails (padded->str, MXPROV_BUNDLE_ERROR_ENCODING, "padding");
+}
+
+static void
+test_bundle_decode_standard_alphabet (void)
+{
+  g_autoptr(MxprovSecret) encoded = encode_case (0);
+  g_autofree gchar *plus = g_strdup (encoded);
+  g_autofree gchar *slash = g_strdup (encoded);
+
+  g_strdelimit (plus, "-", '+');
+  g_strdelimit (slash, "_", '/');
+  /* case 0's encoding has both URL-safe characters */
+  g_assert_cmpstr (plus, !=, encoded);
+  g_assert_cmpstr (slash, !=, encoded);
+  assert_decode_fails (plus, MXPROV_BUNDLE_ERROR_ENCODING, "standard Base64 alphabet");
+  assert_decode_fails (slash, MXPROV_BUNDLE_ERROR_ENCODING, "standard Base64 alphabet");
+}
+
+static void
+test_bundle_decode_bad_chars (void)
+{
+  assert_decode_fails ("eyJ2Ijox*In0", MXPROV_BUNDLE_ERROR_ENCODING, "not in the URL-safe");
+  assert_decode_fails ("eyJ2 Ijox", MXPROV_BUNDLE_ERROR_ENCODING, "not in the URL-safe");
+  assert_decode_fails ("{\"v\":1}", MXPROV_BUNDLE_ERROR_ENCODING, "not URL-safe Base64");
+  assert_decode_fails ("eyJ2Ijox\xc3\xa9", MXPROV_BUNDLE_ERROR_ENCODING, "not in the URL-safe");
+}
+
+static void
+test_bundle_decode_truncated (void)
+{
+  g_autoptr(MxprovSecret) encoded = encode_case (0);
+  gsize len = strlen (encoded);
+  g_autofree gchar *one_left = NULL;
+  g_autofree gchar *mid_json = NULL;
+
+  /* a length that leaves a lone 6-bit character */
+  one_left = g_strndup (encoded, len - (len % 4) - 3);
+  g_assert_cmpuint (strlen (one_left) % 4, ==, 1);
+  assert_decode_fails (one_left, MXPROV_BUNDLE_ERROR_ENCODING, "truncated");
+
+  /* well-formed Base64 of the first half of the JSON */
+  mid_json = g_strndup (encoded, (len / 2) & ~(gsize) 3);
+  assert_decode_fails (mid_json, MXPROV_BUNDLE_ERROR_JSON, "not a JSON object");
+
+  /* and the empty string */
+  assert_decode_fails ("", MXPROV_BUNDLE_ERROR_JSON, "not a JSON object");
+}
+
+static void
+test_bundle_decode_not_object (void)
+{
+  assert_json_fails ("[1,2,3]", MXPROV_BUNDLE_ERROR_JSON, "not a JSON object");
+  assert_json_fails ("\"v\"", MXPROV_BUNDLE_ERROR_JSON, "not a JSON object");
+  assert_json_fails ("1", MXPROV_BUNDLE_ERROR_JSON, "not a JSON object");
+  assert_json_fails ("null", MXPROV_BUNDLE_ERROR_JSON, "not a JSON object");
+  assert_json_fails ("not json at all", MXPROV_BUNDLE_ERROR_JSON, "not a JSON object");
+  /* an object followed by garbage is not an object either */
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"} trailing",
+                     MXPROV_BUNDLE_ERROR_JSON, "not a JSON object");
+}
+
+static void
+test_bundle_decode_missing_field (void)
+{
+  assert_json_fails ("{\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "no \"v\"");
+  assert_json_fails ("{\"v\":1,\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "no \"homeServer\"");
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "no \"user\"");
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
+                     "\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "no \"password\"");
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "no \"roomId\"");
+  assert_json_fails ("{}", MXPROV_BUNDLE_ERROR_FIELD, "no \"v\"");
+}
+
+static void
+test_bundle_decode_wrong_type (void)
+{
+  assert_json_fails ("{\"v\":\"1\",\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "\"v\" is not an integer");
+  assert_json_fails ("{\"v\":1.5,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "\"v\" is not an integer");
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":12345678,\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "\"password\" is not a non-empty string");
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":\"\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "\"password\" is not a non-empty string");
+  assert_json_fails ("{\"v\":1,\"homeServer\":null,\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "\"homeServer\" is not a non-empty string");
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\",\"user\":[\"@u:h.example\"],"
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "\"user\" is not a non-empty string");
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":{}}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "\"roomId\" is not a non-empty string");
+}
+
+static void
+test_bundle_decode_version (void)
+{
+  assert_json_fails ("{\"v\":2,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_VERSION, "version 2 is not supported");
+  assert_json_fails ("{\"v\":0,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_VERSION, "version 0 is not supported");
+}
+
+static void
+test_bundle_decode_bad_values (void)
+{
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\",\"user\":\"@uh.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "user '@uh.example' is not a full Matrix ID");
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\",\"user\":\"u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "user 'u:h.example' is not a full Matrix ID");
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\",\"user\":\"@:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "user '@:h.example' is not a full Matrix ID");
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"#r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "roomId '#r:h.example' is not a room ID");
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"ftp://h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "homeServer 'ftp://h.example' is not an http(s) URL");
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "homeServer 'h.example' is not an http(s) URL");
+}
+
+int
+main (int argc, char **argv)
+{
+  g_test_init (&argc, &argv, NULL);
+
+  g_test_add_func ("/bundle/new", test_bundle_new);
+  g_test_add_func ("/bundle/to-json", test_bundle_to_json);
+  g_test_add_func ("/bundle/encode", test_bundle_encode);
+  g_test_add_func ("/bundle/round-trip", test_bundle_round_trip);
+  g_test_add_func ("/bundle/from-json", test_bundle_from_json);
+  g_test_add_func ("/bundle/decode/padded", test_bundle_decode_padded);
+  g_test_add_func ("/bundle/decode/standard-alphabet", test_bundle_decode_standard_alphabet);
+  g_test_add_func ("/bundle/decode/bad-chars", test_bundle_decode_bad_chars);
+  g_test_add_func ("/bundle/decode/truncated", test_bundle_decode_truncated);
+  g_test_add_func ("/bundle/decode/not-object", test_bundle_decode_not_object);
+  g_test_add_func ("/bundle/decode/missing-field", test_bundle_decode_missing_field);
+  g_test_add_func ("/bundle/decode/wrong-type", test_bundle_decode_wrong_type);
+  g_test_add_func ("/bundle/decode/version", test_bundle_decode_version);
+  g_test_add_func ("/bundle/decode/bad-values", test_bundle_decode_bad_values);
+
+  return g_test_run ();
+}
