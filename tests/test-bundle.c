@@ -269,6 +269,13 @@ test_bundle_decode_not_object (void)
   assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
                      "\"password\":\"pw\",\"roomId\":\"!r:h.example\"} trailing",
                      MXPROV_BUNDLE_ERROR_JSON, "not a JSON object");
+
+  /* a NUL byte would hide the rest of the text from the JSON parser */
+  {
+    static const guint8 with_nul[] = "{\"v\":1}\0{}";
+    g_autofree gchar *encoded = mxprov_base64url_encode (with_nul, sizeof with_nul - 1);
+    assert_decode_fails (encoded, MXPROV_BUNDLE_ERROR_JSON, "NUL");
+  }
 }
 
 static void
@@ -352,6 +359,28 @@ test_bundle_decode_bad_values (void)
                      MXPROV_BUNDLE_ERROR_FIELD, "homeServer 'h.example' is not an http(s) URL");
 }
 
+/* "@u:" has no server name, so it is not a full Matrix ID either. */
+static void
+test_bundle_decode_user_empty_server (void)
+{
+  assert_json_fails ("{\"v\":1,\"homeServer\":\"https://h.example\",\"user\":\"@u:\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "user '@u:' is not a full Matrix ID");
+}
+
+static void
+test_bundle_decode_whitespace (void)
+{
+  g_autoptr(MxprovSecret) encoded = encode_case (0);
+  g_autofree gchar *spaced = g_strdup_printf ("  %s\r\n", encoded);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MxprovBundle) bundle = mxprov_bundle_decode (spaced, &error);
+
+  /* surrounding whitespace (a file's final newline) is not part of the bundle */
+  g_assert_no_error (error);
+  g_assert_cmpstr (bundle->password, ==, bundle_cases[0].password);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -371,6 +400,8 @@ main (int argc, char **argv)
   g_test_add_func ("/bundle/decode/wrong-type", test_bundle_decode_wrong_type);
   g_test_add_func ("/bundle/decode/version", test_bundle_decode_version);
   g_test_add_func ("/bundle/decode/bad-values", test_bundle_decode_bad_values);
+  g_test_add_func ("/bundle/decode/whitespace", test_bundle_decode_whitespace);
+  g_test_add_func ("/bundle/decode/user-empty-server", test_bundle_decode_user_empty_server);
 
   return g_test_run ();
 }

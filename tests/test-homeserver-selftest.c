@@ -397,9 +397,14 @@ test_routing_errors (void)
   g_autoptr(Response) array = http (hs, "POST", "/_matrix/client/v3/createRoom", admin, "[1,2]");
   g_autoptr(Response) empty = http (hs, "POST", "/_matrix/client/v3/createRoom", admin, "");
   g_autoptr(Response) login_garbage = http (hs, "POST", "/_matrix/client/v3/login", NULL, "\"x\"");
+  g_autoptr(Response) trailing_garbage = http (hs, "POST", "/_matrix/client/v3/createRoom", admin, "{}x");
+  g_autoptr(Response) unknown_admin = http (hs, "GET", "/_synapse/admin/v1/nonsense", NULL, NULL);
   g_autoptr(GPtrArray) rooms = NULL;
+  g_autoptr(Response) trailing_space = NULL;
 
   assert_error (unknown, 404, "M_UNRECOGNIZED");
+  assert_error (unknown_admin, 404, "M_UNRECOGNIZED");
+  assert_error (trailing_garbage, 400, "M_NOT_JSON");
   assert_error (wrong_method, 405, "M_UNRECOGNIZED");
   assert_error (wrong_method2, 405, "M_UNRECOGNIZED");
   assert_error (garbage, 400, "M_NOT_JSON");
@@ -408,6 +413,8 @@ test_routing_errors (void)
   assert_error (login_garbage, 400, "M_NOT_JSON");
   rooms = test_homeserver_list_rooms (hs);
   g_assert_cmpuint (rooms->len, ==, 0);
+  trailing_space = http (hs, "POST", "/_matrix/client/v3/createRoom", admin, "{} \n");
+  assert_ok (trailing_space, 200);
 }
 
 static void

@@ -3,6 +3,7 @@
  * base URL and exits on its own after --lifetime seconds, so a forgotten
  * instance cannot outlive the run that started it.
  */
+#undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "mxprov-test-homeserver"
 
 #include <gio/gio.h>

@@ -10,11 +10,11 @@
  * tests can query sits behind self->lock; request handling takes the lock for
  * the whole handler so that a request's effects appear atomically.
  */
+#undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "test-homeserver"
 
 #include <gio/gio.h>
 #include <libsoup/soup.h>
-#include <math.h>
 #include <string.h>
 
 #include "test-homeserver.h"
@@ -90,8 +90,7 @@ typedef struct {
 } LogEntry;
 
 typedef struct {
-  gdouble level;
-  gint64 last_us;
+  gint64 busy_until_us; /* when the bucket will have drained completely */
 } RateBucket;
 
 struct _TestHomeserver {
@@ -629,31 +628,30 @@ deactivate_user_locked (TestHomeserver *self, User *user, gboolean erase)
     }
 }
 
-/* Synapse's per-account login limiter: a leaky bucket holding LOGIN_BURST
- * attempts that drains one every LOGIN_PERIOD_MS. Refused attempts do not
- * count. */
+/* Synapse's per-account login limiter, a leaky bucket holding LOGIN_BURST
+ * attempts that drains one every LOGIN_PERIOD_MS. Each attempt adds a period
+ * of "busy" time; refused attempts add nothing, as on Synapse. */
 static gboolean
 login_ratelimit_locked (TestHomeserver *self, const gchar *key, guint *retry_after_ms)
 {
+  const gint64 period_us = LOGIN_PERIOD_MS * G_GINT64_CONSTANT (1000);
   gint64 now = g_get_monotonic_time ();
   RateBucket *bucket = g_hash_table_lookup (self->rate_buckets, key);
+  gint64 excess;
 
   if (bucket == NULL)
     {
       bucket = g_new0 (RateBucket, 1);
-      bucket->last_us = now;
       g_hash_table_insert (self->rate_buckets, g_strdup (key), bucket);
     }
-  bucket->level -= (gdouble) (now - bucket->last_us) / (LOGIN_PERIOD_MS * 1000.0);
-  bucket->level = MAX (bucket->level, 0.0);
-  bucket->last_us = now;
-  if (bucket->level + 1.0 > LOGIN_BURST)
+  bucket->busy_until_us = MAX (bucket->busy_until_us, now);
+  excess = bucket->busy_until_us + period_us - now - LOGIN_BURST * period_us;
+  if (excess > 0)
     {
-      gdouble wait = (bucket->level + 1.0 - LOGIN_BURST) * LOGIN_PERIOD_MS;
-      *retry_after_ms = MAX ((guint) ceil (wait), 1);
+      *retry_after_ms = (guint) ((excess + 999) / 1000);
       return FALSE;
     }
-  bucket->level += 1.0;
+  bucket->busy_until_us += period_us;
   return TRUE;
 }
 
@@ -1838,7 +1836,7 @@ static const Route routes[] = {
   { "DELETE", "_synapse/admin/v1/rooms/{}", AUTH_ADMIN, handle_delete_room },
 };
 
-/* On a match, returns the captured segments (borrowed, NULL-terminated) */
+/* On a match, `captures` holds the "{}" segments (borrowed) and NULLs */
 static gboolean
 route_matches (const Route *route, gchar **segments, GPtrArray *captures)
 {
