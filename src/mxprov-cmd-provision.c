@@ -293,6 +293,12 @@ mxprov_cmd_provision (gint argc, gchar **argv)
     mxprov_context_set (context, "user.localpart", o.username, MXPROV_CONTEXT_FLAG_NONE);
   mxprov_context_set (context, "user.displayname", o.display_name, MXPROV_CONTEXT_FLAG_NONE);
 
+  if (o.homeserver == NULL)
+    {
+      g_set_error_literal (&error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_MISSING_INPUT,
+                           "no homeserver: give --homeserver URL (or homeserver= in [provision])");
+      return fail (error);
+    }
   inputs = mxprov_pipeline_get_inputs (pipeline);
   if (g_strv_contains ((const gchar *const *) inputs, "admin.password"))
     deferred[0] = "admin.password";
@@ -302,12 +308,6 @@ mxprov_cmd_provision (gint argc, gchar **argv)
    * name happens in the user step once the server name is known. */
   if (o.username != NULL && !mxprov_matrix_validate_localpart (o.username, NULL, &error))
     return fail (error);
-  if (o.homeserver == NULL)
-    {
-      g_set_error_literal (&error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_MISSING_INPUT,
-                           "no homeserver: give --homeserver URL (or homeserver= in [provision])");
-      return fail (error);
-    }
   http = mxprov_http_new (o.homeserver, &error);
   if (http == NULL)
     return fail (error);

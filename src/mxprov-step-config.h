@@ -29,7 +29,8 @@ MxprovStepConfig *mxprov_step_config_load_data (const gchar *data, const gchar *
 MxprovStepConfig *mxprov_step_config_load_file (const gchar *filename, GError **error);
 MxprovStepConfig *mxprov_step_config_new_default (void);
 
-/* The config file to use: `explicit_file` if given (it must exist), else
+/* The config file to use: `explicit_file` if given (returned as is; loading
+ * it reports a missing file), else
  * $XDG_CONFIG_HOME/mxprov/mxprov.conf, else `sysconfdir`/mxprov/mxprov.conf,
  * else NULL for the built-in default. */
 gchar *mxprov_step_config_find (const gchar *explicit_file, const gchar *sysconfdir);

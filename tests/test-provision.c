@@ -557,6 +557,262 @@ test_no_admin_password (Fixture *f, gconstpointer data)
   g_assert_cmpuint (test_homeserver_count_requests (f->hs, NULL, "/*"), ==, 0);
 }
 
+/* Someone creates the account between our lookup and our PUT: Synapse
+ * answers 200 and applies the PUT. mxprov must report it, never treat it
+ * as provisioned, and create no room for it. */
+static void
+test_put_answers_200 (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_STATUS, .status = 404,
+                            .body = "{\"errcode\":\"M_NOT_FOUND\",\"error\":\"User not found\"}" };
+  const gchar *extra[] = { "--username", "taken", NULL };
+  g_autoptr(RunResult) r = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
+
+  test_homeserver_add_fault (f->hs, "GET", "/_synapse/admin/v2/users/@taken:" SERVER_NAME, 0, 1, &fault);
+  r = provision (f, extra);
+  g_assert_cmpint (r->exit_code, ==, EX_CANTCREAT);
+  assert_contains (r->err, "created by someone else");
+  assert_contains (r->err, "HTTP 200");
+  g_assert_cmpstr (r->out, ==, "");
+  /* no token was asked for it and no room made */
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_synapse/admin/v1/users/*"), ==, 0);
+  rooms = test_homeserver_list_rooms (f->hs);
+  g_assert_cmpuint (rooms->len, ==, 0);
+}
+
+static void
+test_admin_api_blocked (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_STATUS, .status = 404, .content_type = "text/html",
+                            .body = "<html><body><h1>404 Not Found</h1></body></html>" };
+  const gchar *extra[] = { "--username", "blocked", NULL };
+  g_autoptr(RunResult) r = NULL;
+
+  test_homeserver_add_fault (f->hs, NULL, "/_synapse/admin/*", 0, 100, &fault);
+  r = provision (f, extra);
+  g_assert_cmpint (r->exit_code, ==, EX_PROTOCOL);
+  assert_contains (r->err, "synapse-auth: the Synapse admin API (/_synapse/admin) is not reachable");
+  assert_contains (r->err, "text/html");
+  assert_nothing_created (f);
+}
+
+static void
+test_oidc_server_refused (Fixture *f, gconstpointer data)
+{
+  const gchar *extra[] = { "--username", "oidc", NULL };
+  g_autoptr(RunResult) r = NULL;
+
+  test_homeserver_set_password_login (f->hs, FALSE);
+  r = provision (f, extra);
+  g_assert_cmpint (r->exit_code, ==, EX_UNAVAILABLE);
+  assert_contains (r->err, "does not offer password login");
+  assert_contains (r->err, "OIDC");
+  /* the password was never sent */
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 0);
+  assert_nothing_created (f);
+}
+
+/* A step config changes the room's name and marker without touching the code. */
+static void
+test_config_file_options (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *conf = g_build_filename (f->tmpdir, "mxprov.conf", NULL);
+  g_autofree gchar *text = g_strdup_printf (
+    "[pipeline]\nsteps=auth;user;room;bundle\n"
+    "[provision]\nhomeserver=%s\nadmin-user=admin\nadmin-password-file=%s\ndisplay-name=From Config\n"
+    "[auth]\nplugin=synapse-auth\n"
+    "[user]\nplugin=synapse-user\ntoken-lifetime=120\n"
+    "[room]\nplugin=matrix-room\nroom-name=Team Sync\nmarker-type=org.example.sync\nmarker-version=7\n"
+    "[bundle]\nplugin=lotti-bundle\n",
+    test_homeserver_get_url (f->hs), f->password_file);
+  const gchar *args[] = { "provision", "--config", conf, "--username", "configured", NULL };
+  g_autoptr(RunResult) r = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MxprovBundle) bundle = NULL;
+  g_autoptr(json_object) marker = NULL;
+  g_autoptr(json_object) request = NULL;
+  g_autofree gchar *displayname = NULL;
+
+  g_assert_true (g_file_set_contents (conf, text, -1, NULL));
+  r = run_mxprov_full (args, NULL, NULL);
+  g_assert_cmpint (r->exit_code, ==, 0);
+  bundle = mxprov_bundle_decode (g_strstrip (r->out), &error);
+  g_assert_no_error (error);
+  marker = test_homeserver_room_get_state (f->hs, bundle->room_id, "org.example.sync", "");
+  g_assert_nonnull (marker);
+  g_assert_cmpint (json_object_get_int (json_object_object_get (marker, "version")), ==, 7);
+  request = test_homeserver_room_get_create_request (f->hs, bundle->room_id);
+  g_assert_cmpstr (json_object_get_string (json_object_object_get (request, "name")), ==, "Team Sync");
+  displayname = test_homeserver_get_user_displayname (f->hs, "@configured:" SERVER_NAME);
+  g_assert_cmpstr (displayname, ==, "From Config");
+}
+
+static void
+test_config_errors (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *conf = g_build_filename (f->tmpdir, "bad.conf", NULL);
+  const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                          "--admin-user", "admin", "--admin-password-file", f->password_file,
+                          "--config", conf, "--username", "never", NULL };
+  static const struct {
+    const gchar *text;
+    const gchar *expected;
+  } cases[] = {
+    { "[pipeline]\nsteps=auth;user;room;bundle\n[auth]\nplugin=synapse-auth\n[user]\nplugin=synapse-user\n"
+      "[room]\nplugin=no-such-room\n[bundle]\nplugin=lotti-bundle\n",
+      "plugin 'no-such-room' for step 'room' not found" },
+    { "[pipeline]\nsteps=auth;user;room;bundle\n[auth]\nplugin=synapse-auth\n[user]\nplugin=matrix-room\n"
+      "[room]\nplugin=matrix-room\n[bundle]\nplugin=lotti-bundle\n",
+      "implements step 'room' but is configured for step 'user'" },
+    { "[pipeline]\nsteps=auth;user;room\n[auth]\nplugin=synapse-auth\n[user]\nplugin=synapse-user\n"
+      "[room]\nplugin=matrix-room\n",
+      "no step of the pipeline provides 'bundle.base64'" },
+    { "[pipeline]\nsteps=auth;room;bundle\n[auth]\nplugin=synapse-auth\n"
+      "[room]\nplugin=matrix-room\n[bundle]\nplugin=lotti-bundle\n",
+      "needs 'user.token', which no earlier step provides" },
+    { "[pipeline]\nsteps=auth;user;room;bundle\n", "has no [auth] group" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(RunResult) r = NULL;
+
+      g_assert_true (g_file_set_contents (conf, cases[i].text, -1, NULL));
+      r = run_mxprov_full (args, NULL, NULL);
+      g_assert_cmpint (r->exit_code, ==, EX_CONFIG);
+      assert_contains (r->err, cases[i].expected);
+    }
+  /* refused before any request */
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, NULL, "/*"), ==, 0);
+}
+
+/* A plugin built for another ABI, found through the config's plugin-dir. */
+static void
+test_config_refuses_wrong_abi_plugin (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *conf = g_build_filename (f->tmpdir, "abi.conf", NULL);
+  g_autofree gchar *text = g_strdup_printf (
+    "[pipeline]\nsteps=auth;user;room;bundle\nplugin-dir=%s\n"
+    "[auth]\nplugin=synapse-auth\n[user]\nplugin=synapse-user\n"
+    "[room]\nplugin=fixture-wrong-abi\n[bundle]\nplugin=lotti-bundle\n",
+    g_getenv ("MXPROV_FIXTURE_DIR"));
+  const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                          "--admin-user", "admin", "--admin-password-file", f->password_file,
+                          "--config", conf, "--username", "never", NULL };
+  g_autoptr(RunResult) r = NULL;
+  g_autofree gchar *versions = g_strdup_printf ("plugin ABI version %d, but this mxprov needs version %d",
+                                                MXPROV_PLUGIN_ABI_VERSION + 41, MXPROV_PLUGIN_ABI_VERSION);
+
+  g_assert_true (g_file_set_contents (conf, text, -1, NULL));
+  r = run_mxprov_full (args, NULL, NULL);
+  g_assert_cmpint (r->exit_code, ==, EX_CONFIG);
+  assert_contains (r->err, "fixture-wrong-abi.so");
+  assert_contains (r->err, versions);
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, NULL, "/*"), ==, 0);
+}
+
+static void
+test_plugins_command (Fixture *f, gconstpointer data)
+{
+  const gchar *args[] = { "plugins", NULL };
+  g_autoptr(RunResult) r = run_mxprov_full (args, NULL, NULL);
+  g_auto(GStrv) lines = NULL;
+
+  g_assert_cmpint (r->exit_code, ==, 0);
+  lines = g_strsplit (g_strchomp (r->out), "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 5);
+  g_assert_true (g_str_has_prefix (lines[0], "NAME"));
+  /* in step order, each with its step, backend, keys and file */
+  g_assert_true (g_str_has_prefix (lines[1], "synapse-auth "));
+  assert_contains (lines[1], " auth ");
+  assert_contains (lines[1], "admin.user,admin.password");
+  assert_contains (lines[1], "synapse-auth.so");
+  g_assert_true (g_str_has_prefix (lines[2], "synapse-user "));
+  g_assert_true (g_str_has_prefix (lines[3], "matrix-room "));
+  g_assert_true (g_str_has_prefix (lines[4], "lotti-bundle "));
+  assert_contains (lines[4], "bundle.json,bundle.base64");
+}
+
+static void
+test_usage_errors (Fixture *f, gconstpointer data)
+{
+  static const struct {
+    const gchar *args[4];
+    gint exit_code;
+    const gchar *expected;
+  } cases[] = {
+    { { "frobnicate", NULL }, EX_USAGE, "unknown command 'frobnicate'" },
+    { { NULL }, EX_USAGE, "Usage: mxprov COMMAND" },
+    { { "provision", "--format", "yaml", NULL }, EX_USAGE, "--format must be base64 or json" },
+    { { "provision", "--no-such-option", NULL }, EX_USAGE, "--no-such-option" },
+    { { "provision", "stray", NULL }, EX_USAGE, "unexpected argument 'stray'" },
+    { { "provision", "--username", "x", NULL }, EX_USAGE, "--homeserver" },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(RunResult) r = run_mxprov_full (cases[i].args, NULL, NULL);
+      g_assert_cmpint (r->exit_code, ==, cases[i].exit_code);
+      assert_contains (r->err, cases[i].expected);
+    }
+}
+
+static void
+test_version_and_help (Fixture *f, gconstpointer data)
+{
+  const gchar *version[] = { "--version", NULL };
+  const gchar *help[] = { "provision", "--help", NULL };
+  g_autoptr(RunResult) r1 = run_mxprov_full (version, NULL, NULL);
+  g_autoptr(RunResult) r2 = run_mxprov_full (help, NULL, NULL);
+  g_autofree gchar *expected = g_strdup_printf ("mxprov %s (plugin ABI %d)\n", PACKAGE_VERSION,
+                                                MXPROV_PLUGIN_ABI_VERSION);
+
+  g_assert_cmpint (r1->exit_code, ==, 0);
+  g_assert_cmpstr (r1->out, ==, expected);
+  g_assert_cmpint (r2->exit_code, ==, 0);
+  assert_contains (r2->out, "--admin-password-file");
+  assert_contains (r2->out, "--output");
+}
+
+/* --admin-password stays usable but must not linger in /proc/PID/cmdline,
+ * where every local user can read it. */
+static void
+test_password_argument_scrubbed (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *cmdline_path = NULL;
+  g_autofree gchar *cmdline = NULL;
+  gsize len = 0;
+  const gchar *argv[] = { g_getenv ("MXPROV_BINARY"), "provision", "--homeserver",
+                          test_homeserver_get_url (f->hs), "--admin-user", "admin",
+                          "--admin-password", ADMIN_PASSWORD, "--username", "slowpoke", NULL };
+
+  /* slow answers keep mxprov alive while we look at it */
+  test_homeserver_set_request_delay (f->hs, 400);
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE
+                                        | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  /* the libtool wrapper execs the real binary; wait for its first request */
+  for (guint i = 0; i < 500 && test_homeserver_count_requests (f->hs, NULL, "/*") == 0; i++)
+    g_usleep (10 * 1000);
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, NULL, "/*"), >, 0);
+  cmdline_path = g_strdup_printf ("/proc/%s/cmdline", g_subprocess_get_identifier (proc));
+  g_assert_true (g_file_get_contents (cmdline_path, &cmdline, &len, NULL));
+  for (gsize i = 0; i + 1 < len; i++)
+    if (cmdline[i] == '\0')
+      cmdline[i] = ' ';
+  g_test_message ("cmdline: %s", cmdline);
+  assert_contains (cmdline, "--admin-password");
+  assert_not_contains (cmdline, ADMIN_PASSWORD);
+  g_subprocess_wait_check (proc, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (test_homeserver_user_exists (f->hs, "@slowpoke:" SERVER_NAME));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -581,6 +837,16 @@ main (int argc, char **argv)
   ADD ("verbose-shows-no-secret", test_verbose_shows_no_secret);
   ADD ("admin-password-from-stdin", test_admin_password_from_stdin);
   ADD ("no-admin-password", test_no_admin_password);
+  ADD ("put-answers-200", test_put_answers_200);
+  ADD ("admin-api-blocked", test_admin_api_blocked);
+  ADD ("oidc-server-refused", test_oidc_server_refused);
+  ADD ("config-file-options", test_config_file_options);
+  ADD ("config-errors", test_config_errors);
+  ADD ("config-refuses-wrong-abi-plugin", test_config_refuses_wrong_abi_plugin);
+  ADD ("plugins-command", test_plugins_command);
+  ADD ("usage-errors", test_usage_errors);
+  ADD ("version-and-help", test_version_and_help);
+  ADD ("password-argument-scrubbed", test_password_argument_scrubbed);
 #undef ADD
   return g_test_run ();
 }

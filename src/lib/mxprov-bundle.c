@@ -134,7 +134,8 @@ mxprov_bundle_from_json (const gchar *json, GError **error)
                    "the bundle's homeServer '%s' is not an http(s) URL", home_server);
       return NULL;
     }
-  if (user[0] != '@' || strchr (user, ':') == NULL || strchr (user, ':') == user + 1)
+  if (user[0] != '@' || strchr (user, ':') == NULL || strchr (user, ':') == user + 1
+      || strchr (user, ':')[1] == '\0')
     {
       g_set_error (error, MXPROV_BUNDLE_ERROR, MXPROV_BUNDLE_ERROR_FIELD,
                    "the bundle's user '%s' is not a full Matrix ID (@localpart:server)", user);

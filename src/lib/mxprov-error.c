@@ -101,20 +101,35 @@ mxprov_matrix_error_new (guint http_status, const gchar *errcode,
 guint
 mxprov_matrix_error_get_status (const GError *error)
 {
-  MxprovMatrixErrorPrivate *priv = mxprov_matrix_error_get_private (error);
+  MxprovMatrixErrorPrivate *priv;
+
+  /* Any error may be asked; only ours carry the private data. */
+  if (error == NULL || error->domain != MXPROV_MATRIX_ERROR)
+    return 0;
+  priv = mxprov_matrix_error_get_private (error);
   return priv != NULL ? priv->http_status : 0;
 }
 
 const gchar *
 mxprov_matrix_error_get_errcode (const GError *error)
 {
-  MxprovMatrixErrorPrivate *priv = mxprov_matrix_error_get_private (error);
+  MxprovMatrixErrorPrivate *priv;
+
+  /* Any error may be asked; only ours carry the private data. */
+  if (error == NULL || error->domain != MXPROV_MATRIX_ERROR)
+    return NULL;
+  priv = mxprov_matrix_error_get_private (error);
   return priv != NULL ? priv->errcode : NULL;
 }
 
 gint64
 mxprov_matrix_error_get_retry_after_ms (const GError *error)
 {
-  MxprovMatrixErrorPrivate *priv = mxprov_matrix_error_get_private (error);
+  MxprovMatrixErrorPrivate *priv;
+
+  /* Any error may be asked; only ours carry the private data. */
+  if (error == NULL || error->domain != MXPROV_MATRIX_ERROR)
+    return -1;
+  priv = mxprov_matrix_error_get_private (error);
   return priv != NULL ? priv->retry_after_ms : -1;
 }
