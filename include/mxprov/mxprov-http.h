@@ -1,0 +1,71 @@
+/* mxprov-http.h: the host's HTTP client for the homeserver's JSON APIs.
+ *
+ * One libcurl handle per run, so every step reuses the same connection.
+ * TLS is verified; errors come back as MXPROV_HTTP_ERROR (transport, non-JSON
+ * answers) or MXPROV_MATRIX_ERROR (the server's own errors). A 429 answer is
+ * retried after the time the server asks for, a bounded number of times:
+ * the server did not act on a rate-limited request, so the retry cannot
+ * duplicate anything. */
+#pragma once
+
+#include <glib.h>
+#include <json-c/json.h>
+
+G_BEGIN_DECLS
+
+/* json-c has no GLib cleanup function of its own; mxprov provides it. */
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_object, json_object_put)
+
+typedef struct _MxprovHttp MxprovHttp;
+
+/* `base_url` is http:// or https:// with an optional path prefix; a trailing
+ * '/' is dropped. */
+MxprovHttp *mxprov_http_new (const gchar *base_url, GError **error);
+void mxprov_http_free (MxprovHttp *self);
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MxprovHttp, mxprov_http_free)
+
+const gchar *mxprov_http_get_base_url (MxprovHttp *self);
+/* PEM file of CA certificates to trust instead of the system's. */
+void mxprov_http_set_ca_file (MxprovHttp *self, const gchar *ca_file);
+void mxprov_http_set_timeouts (MxprovHttp *self, guint connect_timeout_ms,
+                               guint request_timeout_ms);
+void mxprov_http_set_max_response_size (MxprovHttp *self, gsize max_bytes);
+/* How often a 429 is waited out and retried (default 3), and the longest
+ * single wait accepted (default 60 s): a server asking for more is reported. */
+void mxprov_http_set_rate_limit_policy (MxprovHttp *self, guint max_retries,
+                                        guint max_wait_ms);
+
+/* Send `method` to base_url + `path` (already percent-encoded, see
+ * mxprov_http_escape) with an optional bearer token and JSON body.
+ * On a 2xx answer returns the parsed JSON object and its status;
+ * otherwise NULL and an error. The body is serialized into a buffer that is
+ * wiped after sending, since it may hold a password. */
+json_object *mxprov_http_request (MxprovHttp *self, const gchar *method,
+                                  const gchar *path, const gchar *access_token,
+                                  json_object *body, guint *out_status,
+                                  GError **error);
+
+/* Percent-encode one path segment (user IDs, room IDs, event types). */
+gchar *mxprov_http_escape (const gchar *segment);
+
+/* Requests made and the sum of their round-trip times, for --verbose and
+ * the benchmark's overhead figure. */
+void mxprov_http_get_stats (MxprovHttp *self, guint *out_requests,
+                            gint64 *out_total_us);
+
+/* Required members of a server's answer; a missing or mistyped one is an
+ * MXPROV_PROVISION_ERROR_BAD_ANSWER naming the member. */
+const gchar *mxprov_json_get_string (json_object *obj, const gchar *member,
+                                     GError **error);
+/* Wipe every string in `obj` (recursively) and release it: for request
+ * bodies and answers that held a password or token. Only for objects the
+ * caller holds the last reference to. */
+void mxprov_json_wipe_and_put (json_object *obj);
+typedef json_object MxprovSecretJson;
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (MxprovSecretJson, mxprov_json_wipe_and_put)
+
+/* Synapse 1.67 sends 0/1 integers where newer ones send booleans. */
+gboolean mxprov_json_get_bool (json_object *obj, const gchar *member,
+                               gboolean *out_value, GError **error);
+
+G_END_DECLS

@@ -1,0 +1,22 @@
+/* mxprov-matrix.h: Matrix identifier rules, checked locally before any request. */
+#pragma once
+
+#include <glib.h>
+
+G_BEGIN_DECLS
+
+/* The longest user ID the spec allows, in bytes. */
+#define MXPROV_MATRIX_USER_ID_MAX 255
+
+/* TRUE if `localpart` is a valid user localpart for a new account on
+ * `server_name`: non-empty, only a-z 0-9 . _ = - / (Synapse 1.67 refuses '+',
+ * so we do too), no leading '_', not all digits, and the full ID
+ * "@localpart:server_name" at most 255 bytes. The error says which rule. */
+gboolean mxprov_matrix_validate_localpart (const gchar *localpart,
+                                           const gchar *server_name,
+                                           GError **error);
+/* The server name of a user ID: everything after the first ':'. */
+gchar *mxprov_matrix_server_name_from_user_id (const gchar *user_id, GError **error);
+gchar *mxprov_matrix_user_id (const gchar *localpart, const gchar *server_name);
+
+G_END_DECLS
