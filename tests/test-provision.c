@@ -813,6 +813,42 @@ test_password_argument_scrubbed (Fixture *f, gconstpointer data)
   g_assert_true (test_homeserver_user_exists (f->hs, "@slowpoke:" SERVER_NAME));
 }
 
+/* https with a private CA: refused by default, accepted with --cacert. */
+static void
+test_tls_cacert (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *server_pem = g_test_build_filename (G_TEST_DIST, "data", "test-server.pem", NULL);
+  g_autofree gchar *ca_pem = g_test_build_filename (G_TEST_DIST, "data", "test-ca.pem", NULL);
+  g_autoptr(TestHomeserver) hs = test_homeserver_new (SERVER_NAME);
+  g_autoptr(GTlsCertificate) cert = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RunResult) r1 = NULL;
+  g_autoptr(RunResult) r2 = NULL;
+  const gchar *env[] = { "MXPROV_ADMIN_PASSWORD=" ADMIN_PASSWORD, NULL };
+
+  cert = g_tls_certificate_new_from_file (server_pem, &error);
+  g_assert_no_error (error);
+  test_homeserver_set_tls_certificate (hs, cert);
+  test_homeserver_add_user (hs, "admin", ADMIN_PASSWORD, TRUE);
+  g_assert_true (test_homeserver_start (hs, &error));
+  {
+    const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (hs),
+                            "--admin-user", "admin", "--username", "tls", NULL };
+    r1 = run_mxprov_full (args, NULL, env);
+  }
+  g_assert_cmpint (r1->exit_code, ==, EX_UNAVAILABLE);
+  assert_contains (r1->err, "--cacert");
+  g_assert_cmpuint (test_homeserver_count_requests (hs, NULL, "/*"), ==, 0);
+  {
+    const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (hs),
+                            "--admin-user", "admin", "--username", "tls", "--cacert", ca_pem, NULL };
+    r2 = run_mxprov_full (args, NULL, env);
+  }
+  g_assert_cmpint (r2->exit_code, ==, 0);
+  g_assert_true (test_homeserver_user_exists (hs, "@tls:" SERVER_NAME));
+  test_homeserver_stop (hs);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -847,6 +883,7 @@ main (int argc, char **argv)
   ADD ("usage-errors", test_usage_errors);
   ADD ("version-and-help", test_version_and_help);
   ADD ("password-argument-scrubbed", test_password_argument_scrubbed);
+  ADD ("tls-cacert", test_tls_cacert);
 #undef ADD
   return g_test_run ();
 }

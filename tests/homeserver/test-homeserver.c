@@ -120,6 +120,8 @@ struct _TestHomeserver {
   GMainLoop *loop;
   gchar *url;
   GPtrArray *pending; /* Request held back by a delay; server thread only */
+  GTlsCertificate *tls_certificate; /* serve https when set; set before start */
+  SoupServer *server;               /* server thread only */
 };
 
 typedef struct {
@@ -2236,13 +2238,25 @@ static gboolean
 incoming_cb (GSocketService *service, GSocketConnection *connection,
              GObject *source, gpointer user_data)
 {
-  SoupServer *server = user_data;
+  TestHomeserver *self = user_data;
   g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
   g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
+  g_autoptr(GIOStream) tls = NULL;
   g_autoptr(GError) error = NULL;
+  GIOStream *stream = G_IO_STREAM (connection);
 
   (void) service, (void) source;
-  if (!soup_server_accept_iostream (server, G_IO_STREAM (connection), local, remote, &error))
+  if (self->tls_certificate != NULL)
+    {
+      tls = g_tls_server_connection_new (stream, self->tls_certificate, &error);
+      if (tls == NULL)
+        {
+          g_warning ("cannot start TLS: %s", error->message);
+          return TRUE;
+        }
+      stream = tls;
+    }
+  if (!soup_server_accept_iostream (self->server, stream, local, remote, &error))
     g_warning ("cannot serve a connection: %s", error->message);
   return TRUE;
 }
@@ -2259,6 +2273,7 @@ server_thread (gpointer data)
 
   g_main_context_push_thread_default (self->context);
   server = soup_server_new ("server-header", "Synapse/" SERVER_VERSION, NULL);
+  self->server = server;
   soup_server_add_handler (server, NULL, server_callback, self, NULL);
 
   /* We accept connections ourselves and hand them to libsoup, because
@@ -2270,7 +2285,7 @@ server_thread (gpointer data)
   if (g_socket_listener_add_address (G_SOCKET_LISTENER (service), address, G_SOCKET_TYPE_STREAM,
                                      G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error))
     {
-      g_signal_connect (service, "incoming", G_CALLBACK (incoming_cb), server);
+      g_signal_connect (service, "incoming", G_CALLBACK (incoming_cb), self);
       g_socket_service_start (service);
     }
   if (error != NULL)
@@ -2295,7 +2310,7 @@ server_thread (gpointer data)
 
   g_socket_service_stop (service);
   g_socket_listener_close (G_SOCKET_LISTENER (service));
-  g_signal_handlers_disconnect_by_func (service, incoming_cb, server);
+  g_signal_handlers_disconnect_by_func (service, incoming_cb, self);
   for (guint i = 0; i < self->pending->len; i++)
     {
       Request *req = g_ptr_array_index (self->pending, i);
@@ -2305,6 +2320,7 @@ server_thread (gpointer data)
   g_ptr_array_set_size (self->pending, 0);
   soup_server_disconnect (server);
   g_clear_object (&service);
+  self->server = NULL;
   g_clear_object (&server);
   /* let GIO and libsoup finish closing what was just dropped */
   while (g_main_context_iteration (self->context, FALSE))
@@ -2355,6 +2371,7 @@ test_homeserver_free (TestHomeserver *self)
   g_string_free (self->raw, TRUE);
   g_ptr_array_unref (self->pending);
   g_free (self->url);
+  g_clear_object (&self->tls_certificate);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   g_free (self);
@@ -2394,7 +2411,8 @@ test_homeserver_start (TestHomeserver *self, GError **error)
       return FALSE;
     }
   g_free (self->url);
-  self->url = g_strdup_printf ("http://127.0.0.1:%u", self->port);
+  self->url = g_strdup_printf ("%s://127.0.0.1:%u",
+                               self->tls_certificate != NULL ? "https" : "http", self->port);
   return TRUE;
 }
 
@@ -2433,6 +2451,13 @@ test_homeserver_add_user (TestHomeserver *self, const gchar *localpart,
   g_mutex_lock (&self->lock);
   add_user_locked (self, localpart, password, NULL, admin);
   g_mutex_unlock (&self->lock);
+}
+
+void
+test_homeserver_set_tls_certificate (TestHomeserver *self, GTlsCertificate *certificate)
+{
+  g_return_if_fail (self->thread == NULL);
+  g_set_object (&self->tls_certificate, certificate);
 }
 
 void

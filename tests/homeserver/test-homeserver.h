@@ -11,6 +11,7 @@
 #pragma once
 
 #include <glib.h>
+#include <gio/gio.h>
 #include <json-c/json.h>
 
 G_BEGIN_DECLS
@@ -54,6 +55,8 @@ const gchar *test_homeserver_get_server_name (TestHomeserver *self);
 /* Configuration, before or after start. */
 void test_homeserver_add_user (TestHomeserver *self, const gchar *localpart,
                                const gchar *password, gboolean admin);
+/* Serve https with this certificate (and its private key); before start. */
+void test_homeserver_set_tls_certificate (TestHomeserver *self, GTlsCertificate *certificate);
 /* Synapse's login rate limit (per account: burst 3, then one per 6 s -> 429
  * with retry_after_ms). On by default, as on Synapse. */
 void test_homeserver_set_login_rate_limit (TestHomeserver *self, gboolean enabled);
