@@ -368,13 +368,9 @@ mxprov_cmd_provision (gint argc, gchar **argv)
     {
       fprintf (stderr, "mxprov: provisioned %s with room %s\n",
                mxprov_context_get (context, "user.id"), mxprov_context_get (context, "room.id"));
-      printf ("%s\n", mxprov_context_get (context, bundle_key));
-      if (fflush (stdout) != 0 || ferror (stdout))
-        {
-          g_set_error_literal (&error, G_IO_ERROR, G_IO_ERROR_FAILED,
-                               "cannot write the bundle to standard output");
-          return fail (error);
-        }
+      if (!mxprov_output_write_line (STDOUT_FILENO, mxprov_context_get (context, bundle_key),
+                                     "standard output", &error))
+        return fail (error);
     }
   return EX_OK;
 }

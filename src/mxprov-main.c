@@ -2,6 +2,7 @@
 #include "config.h"
 
 #include <locale.h>
+#include <signal.h>
 #include <stdio.h>
 #include <sysexits.h>
 #include <curl/curl.h>
@@ -43,6 +44,9 @@ main (int argc, char **argv)
   gint rc;
 
   setlocale (LC_ALL, "");
+  /* A closed stdout must be an error we report (the account exists by
+   * then), not a silent death by SIGPIPE. */
+  signal (SIGPIPE, SIG_IGN);
   mxprov_log_setup (0);
 
   if (argc < 2)

@@ -54,15 +54,17 @@ mxprov_output_create (const gchar *filename, GError **error)
 }
 
 gboolean
-mxprov_output_commit (MxprovOutput *self, const gchar *text, GError **error)
+mxprov_output_write_line (gint fd, const gchar *text, const gchar *name, GError **error)
 {
+  /* write(2) rather than stdio: a FILE buffer would keep a copy of the
+   * bundle (and its password) in memory we cannot wipe. */
   g_autofree gchar *line = g_strconcat (text, "\n", NULL);
   gsize len = strlen (line);
   gsize done = 0;
 
   while (done < len)
     {
-      gssize n = write (self->fd, line + done, len - done);
+      gssize n = write (fd, line + done, len - done);
       if (n < 0 && errno == EINTR)
         continue;
       if (n < 0)
@@ -70,12 +72,20 @@ mxprov_output_commit (MxprovOutput *self, const gchar *text, GError **error)
           gint saved = errno;
           mxprov_secret_wipe (line, len);
           g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                       "cannot write %s: %s", self->filename, g_strerror (saved));
+                       "cannot write the bundle to %s: %s", name, g_strerror (saved));
           return FALSE;
         }
       done += (gsize) n;
     }
   mxprov_secret_wipe (line, len);
+  return TRUE;
+}
+
+gboolean
+mxprov_output_commit (MxprovOutput *self, const gchar *text, GError **error)
+{
+  if (!mxprov_output_write_line (self->fd, text, self->filename, error))
+    return FALSE;
   if (fsync (self->fd) != 0 || close (self->fd) != 0)
     {
       gint saved = errno;

@@ -12,6 +12,8 @@ typedef struct _MxprovOutput MxprovOutput;
 MxprovOutput *mxprov_output_create (const gchar *filename, GError **error);
 /* Write `text` and a newline, fsync and close. */
 gboolean mxprov_output_commit (MxprovOutput *self, const gchar *text, GError **error);
+/* Write `text` and a newline to `fd` (named `name` in errors). */
+gboolean mxprov_output_write_line (gint fd, const gchar *text, const gchar *name, GError **error);
 /* Remove a file that was created but never committed. */
 void mxprov_output_free (MxprovOutput *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MxprovOutput, mxprov_output_free)
