@@ -234,7 +234,6 @@ mxprov_cmd_provision (gint argc, gchar **argv)
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
       scrub_password_arguments (argc_copy, argv_copy);
-      g_prefix_error (&error, "%s", "");
       mxprov_log_error (error);
       fprintf (stderr, "Run 'mxprov provision --help' for the options.\n");
       return EX_USAGE;

@@ -241,16 +241,25 @@ mxprov_pipeline_run (MxprovPipeline *self, MxprovContext *context, const gchar *
 {
   gboolean ok = TRUE;
   guint n_ran = 0;
+  guint n_steps = self->plugins->len;
 
-  for (guint i = 0; i < self->plugins->len && ok; i++)
+  /* With last_step, run up to and including it, and nothing at all if the
+   * pipeline lacks it: --check must never reach a step that creates. */
+  if (last_step != NULL)
     {
-      MxprovPlugin *plugin = g_ptr_array_index (self->plugins, i);
-      const MxprovPluginInfo *info = mxprov_plugin_get_info_struct (plugin);
-
+      n_steps = 0;
+      for (guint i = 0; i < self->plugins->len; i++)
+        {
+          const MxprovPluginInfo *info =
+            mxprov_plugin_get_info_struct (g_ptr_array_index (self->plugins, i));
+          if (g_strcmp0 (info->step, last_step) == 0)
+            n_steps = i + 1;
+        }
+    }
+  for (guint i = 0; i < n_steps && ok; i++)
+    {
       n_ran = i + 1;
-      ok = run_step (plugin, context, error);
-      if (last_step != NULL && g_strcmp0 (info->step, last_step) == 0)
-        break;
+      ok = run_step (g_ptr_array_index (self->plugins, i), context, error);
     }
   /* Cleanup runs for the failed step too: it may have logged in before it
    * failed, and that session must not outlive the run. */

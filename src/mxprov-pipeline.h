@@ -42,7 +42,8 @@ gboolean mxprov_pipeline_check (MxprovPipeline *self, MxprovContext *context,
                                 const gchar *const *deferred,
                                 const gchar *const *outputs, GError **error);
 
-/* Run the steps in order, stopping after `last_step` if not NULL. Whatever
+/* Run the steps in order; with `last_step`, only up to and including that
+ * step (none if the pipeline has no such step). Whatever
  * happens, every step whose run was called gets its cleanup, in reverse
  * order. Errors are prefixed with the failing plugin's name. */
 gboolean mxprov_pipeline_run (MxprovPipeline *self, MxprovContext *context,

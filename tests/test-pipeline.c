@@ -213,6 +213,22 @@ test_run_stop_after (void)
   g_assert_false (mxprov_context_has (context, "user.id"));
 }
 
+/* A pipeline without the step to stop after runs nothing at all. */
+static void
+test_run_stop_after_missing_step (void)
+{
+  const MxprovPluginInfo *const no_auth[] = { &fake_user, &fake_room, &fake_bundle, NULL };
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (no_auth);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+
+  setup ();
+  mxprov_context_set (context, "admin.token", "t", MXPROV_CONTEXT_FLAG_SECRET);
+  mxprov_context_set (context, "server.name", "example.test", MXPROV_CONTEXT_FLAG_NONE);
+  g_assert_true (mxprov_pipeline_run (pipeline, context, "auth", &error));
+  g_assert_cmpstr (trace->str, ==, "");
+}
+
 static void
 test_run_failure (void)
 {
@@ -291,6 +307,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline/contract/no-bundle", test_contract_no_bundle);
   g_test_add_func ("/pipeline/run/ok", test_run_ok);
   g_test_add_func ("/pipeline/run/stop-after", test_run_stop_after);
+  g_test_add_func ("/pipeline/run/stop-after-missing-step", test_run_stop_after_missing_step);
   g_test_add_func ("/pipeline/run/failure", test_run_failure);
   g_test_add_func ("/pipeline/run/failure-cleans-failed-step", test_run_failure_cleans_failed_step);
   g_test_add_func ("/pipeline/run/silent-failure-is-bug", test_run_silent_failure_is_bug);
