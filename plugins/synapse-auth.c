@@ -159,16 +159,12 @@ static void
 synapse_auth_cleanup (MxprovPlugin *plugin, MxprovContext *context)
 {
   SynapseAuth *self = mxprov_plugin_get_data (plugin);
-  g_autoptr(json_object) answer = NULL;
   g_autoptr(GError) error = NULL;
 
   if (self->access_token == NULL)
     return;
   /* Every password login made a device; logging out deletes it. */
-  answer = mxprov_http_request (mxprov_context_get_http (context), "POST",
-                                "/_matrix/client/v3/logout", self->access_token, NULL, NULL,
-                                &error);
-  if (answer == NULL)
+  if (!mxprov_matrix_logout (mxprov_context_get_http (context), self->access_token, &error))
     g_warning ("could not log the admin session out, so it keeps a device named 'mxprov': %s",
                error->message);
   g_clear_pointer (&self->access_token, mxprov_secret_free);

@@ -169,15 +169,11 @@ static void
 synapse_user_cleanup (MxprovPlugin *plugin, MxprovContext *context)
 {
   SynapseUser *self = mxprov_plugin_get_data (plugin);
-  g_autoptr(json_object) answer = NULL;
   g_autoptr(GError) error = NULL;
 
   if (self->user_token == NULL)
     return;
-  answer = mxprov_http_request (mxprov_context_get_http (context), "POST",
-                                "/_matrix/client/v3/logout", self->user_token, NULL, NULL,
-                                &error);
-  if (answer == NULL)
+  if (!mxprov_matrix_logout (mxprov_context_get_http (context), self->user_token, &error))
     g_warning ("could not log out the new user's short-lived token (it expires by itself): %s",
                error->message);
   g_clear_pointer (&self->user_token, mxprov_secret_free);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <glib.h>
+#include <mxprov/mxprov-http.h>
 
 G_BEGIN_DECLS
 
@@ -18,5 +19,10 @@ gboolean mxprov_matrix_validate_localpart (const gchar *localpart,
 /* The server name of a user ID: everything after the first ':'. */
 gchar *mxprov_matrix_server_name_from_user_id (const gchar *user_id, GError **error);
 gchar *mxprov_matrix_user_id (const gchar *localpart, const gchar *server_name);
+
+/* Log `access_token` out (POST /_matrix/client/v3/logout): deletes the
+ * device a password login made, or just the token for a login-as-user
+ * token. Call it from cleanup so no session outlives the run. */
+gboolean mxprov_matrix_logout (MxprovHttp *http, const gchar *access_token, GError **error);
 
 G_END_DECLS

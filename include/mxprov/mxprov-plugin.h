@@ -15,6 +15,12 @@
  *   cleanup   always called (success or failure) for every step whose run
  *             was called, in reverse order: log tokens out, etc.; optional
  *   finalize  frees the plugin's private data; optional
+ *
+ * Logging: use GLib's g_message (always shown), g_info (shown with -v),
+ * g_debug (-vv) and g_warning; all go to standard error. Never log a
+ * password, token or bundle: the host cannot redact free text.
+ *
+ * Never call curl_global_init or set a GLib log handler: the host owns both.
  */
 #pragma once
 

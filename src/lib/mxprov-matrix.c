@@ -93,3 +93,13 @@ mxprov_matrix_user_id (const gchar *localpart, const gchar *server_name)
 {
   return g_strdup_printf ("@%s:%s", localpart, server_name);
 }
+
+gboolean
+mxprov_matrix_logout (MxprovHttp *http, const gchar *access_token, GError **error)
+{
+  g_autoptr(json_object) answer = NULL;
+
+  answer = mxprov_http_request (http, "POST", "/_matrix/client/v3/logout", access_token,
+                                NULL, NULL, error);
+  return answer != NULL;
+}
