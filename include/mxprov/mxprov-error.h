@@ -19,9 +19,19 @@ typedef enum {
   MXPROV_HTTP_ERROR_TLS,           /* TLS handshake or certificate check failed */
   MXPROV_HTTP_ERROR_CONNECTION_LOST, /* sent, but the answer never (fully) came */
   MXPROV_HTTP_ERROR_TOO_LARGE,     /* answer larger than the response cap */
-  MXPROV_HTTP_ERROR_NOT_JSON,      /* answer is not a JSON object (proxy page, HTML 502) */
+  MXPROV_HTTP_ERROR_NOT_JSON,      /* answer is not a JSON object (a proxy's page, garbage) */
+  MXPROV_HTTP_ERROR_BAD_GATEWAY,   /* 502, 503 or 504: a proxy or the server is overloaded or down */
 } MxprovHttpError;
 GQuark mxprov_http_error_quark (void);
+/* The HTTP status of the answer (0 when there was none). */
+guint mxprov_http_error_get_status (const GError *error);
+
+/* TRUE when the failed request may nevertheless have taken effect on the
+ * server: it was sent and the answer was lost, cut short, garbled, or a
+ * 5xx. A step that made a non-idempotent request must then look at the
+ * server before trying again. FALSE for errors where nothing was sent or
+ * the server said clearly that it did nothing (4xx, 429). */
+gboolean mxprov_error_maybe_applied (const GError *error);
 
 /* The homeserver answered with a Matrix error ({"errcode","error"}).
  * It is an extended GError: mxprov_matrix_error_get_status() and

@@ -2,10 +2,11 @@
  *
  * One libcurl handle per run, so every step reuses the same connection.
  * TLS is verified; errors come back as MXPROV_HTTP_ERROR (transport, non-JSON
- * answers) or MXPROV_MATRIX_ERROR (the server's own errors). A 429 answer is
- * retried after the time the server asks for, a bounded number of times:
- * the server did not act on a rate-limited request, so the retry cannot
- * duplicate anything. */
+ * answers, 502-504) or MXPROV_MATRIX_ERROR (the server's own errors). A 429
+ * answer is retried after the time the server asks for: the server did not
+ * act on it, so the retry cannot duplicate anything. Other transient
+ * failures are retried with backoff only where that is safe too (see
+ * MXPROV_HTTP_FLAG_RETRY_SAFE). */
 #pragma once
 
 #include <glib.h>
@@ -35,11 +36,34 @@ void mxprov_http_set_max_response_size (MxprovHttp *self, gsize max_bytes);
 void mxprov_http_set_rate_limit_policy (MxprovHttp *self, guint max_retries,
                                         guint max_wait_ms);
 
+/* The run's deadline (g_get_monotonic_time() scale, 0 = none): no attempt
+ * or retry wait goes past it. The host sets it from --timeout, and gives
+ * rollback and cleanup a fresh one so they still run after a timeout. */
+void mxprov_http_set_deadline (MxprovHttp *self, gint64 deadline_us);
+/* How often transient failures (connection refused or lost, timeouts,
+ * 502/503/504, 500) are retried at most, with exponential backoff and
+ * jitter (default 4). */
+void mxprov_http_set_max_retries (MxprovHttp *self, guint max_retries);
+
+typedef enum {
+  MXPROV_HTTP_FLAG_NONE = 0,
+  /* Sending the request twice cannot duplicate anything (GET always is):
+   * retry it after any transient failure. Without the flag a request is
+   * retried only when it certainly never reached the server (connection
+   * refused) or was refused with 429. */
+  MXPROV_HTTP_FLAG_RETRY_SAFE = 1 << 0,
+} MxprovHttpFlags;
+
 /* Send `method` to base_url + `path` (already percent-encoded, see
  * mxprov_http_escape) with an optional bearer token and JSON body.
  * On a 2xx answer returns the parsed JSON object and its status;
  * otherwise NULL and an error. The body is serialized into a buffer that is
  * wiped after sending, since it may hold a password. */
+json_object *mxprov_http_request_full (MxprovHttp *self, const gchar *method,
+                                       const gchar *path, const gchar *access_token,
+                                       json_object *body, MxprovHttpFlags flags,
+                                       guint *out_status, GError **error);
+/* mxprov_http_request_full with MXPROV_HTTP_FLAG_NONE. */
 json_object *mxprov_http_request (MxprovHttp *self, const gchar *method,
                                   const gchar *path, const gchar *access_token,
                                   json_object *body, guint *out_status,

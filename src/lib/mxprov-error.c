@@ -3,8 +3,61 @@
 #include "config.h"
 
 #include <mxprov/mxprov-error.h>
+#include "mxprov-error-private.h"
 
-G_DEFINE_QUARK (mxprov-http-error-quark, mxprov_http_error)
+typedef struct {
+  guint http_status;
+  gboolean maybe_applied;
+} MxprovHttpErrorPrivate;
+
+static void
+mxprov_http_error_private_init (MxprovHttpErrorPrivate *priv)
+{
+}
+
+static void
+mxprov_http_error_private_copy (const MxprovHttpErrorPrivate *src, MxprovHttpErrorPrivate *dest)
+{
+  *dest = *src;
+}
+
+static void
+mxprov_http_error_private_clear (MxprovHttpErrorPrivate *priv)
+{
+}
+
+G_DEFINE_EXTENDED_ERROR (MxprovHttpError, mxprov_http_error)
+
+GError *
+mxprov_http_error_new (MxprovHttpError code, guint http_status, gboolean maybe_applied,
+                       const gchar *format, ...)
+{
+  g_autofree gchar *message = NULL;
+  MxprovHttpErrorPrivate *priv;
+  GError *error;
+  va_list args;
+
+  va_start (args, format);
+  message = g_strdup_vprintf (format, args);
+  va_end (args);
+  error = g_error_new_literal (MXPROV_HTTP_ERROR, code, message);
+  priv = mxprov_http_error_get_private (error);
+  priv->http_status = http_status;
+  priv->maybe_applied = maybe_applied;
+  return error;
+}
+
+guint
+mxprov_http_error_get_status (const GError *error)
+{
+  MxprovHttpErrorPrivate *priv;
+
+  if (error == NULL || error->domain != MXPROV_HTTP_ERROR)
+    return 0;
+  priv = mxprov_http_error_get_private (error);
+  return priv != NULL ? priv->http_status : 0;
+}
+
 G_DEFINE_QUARK (mxprov-provision-error-quark, mxprov_provision_error)
 G_DEFINE_QUARK (mxprov-config-error-quark, mxprov_config_error)
 
@@ -132,4 +185,21 @@ mxprov_matrix_error_get_retry_after_ms (const GError *error)
     return -1;
   priv = mxprov_matrix_error_get_private (error);
   return priv != NULL ? priv->retry_after_ms : -1;
+}
+
+gboolean
+mxprov_error_maybe_applied (const GError *error)
+{
+  if (error == NULL)
+    return FALSE;
+  if (error->domain == MXPROV_HTTP_ERROR)
+    {
+      MxprovHttpErrorPrivate *priv = mxprov_http_error_get_private (error);
+      return priv != NULL && priv->maybe_applied;
+    }
+  /* A 5xx from the homeserver itself is an exception part-way through
+   * handling (Synapse builds a room event by event): assume the worst. */
+  if (error->domain == MXPROV_MATRIX_ERROR)
+    return mxprov_matrix_error_get_status (error) >= 500;
+  return FALSE;
 }

@@ -12,6 +12,8 @@
 #include <mxprov/mxprov-error.h>
 #include <mxprov/mxprov-http.h>
 #include <mxprov/mxprov-secret.h>
+#include "mxprov-error-private.h"
+#include "mxprov-http-private.h"
 
 #define DEFAULT_CONNECT_TIMEOUT_MS 10000
 #define DEFAULT_REQUEST_TIMEOUT_MS 60000
@@ -22,6 +24,7 @@
 #define DEFAULT_RATE_LIMIT_MAX_WAIT_MS 60000
 /* Wait used when a 429 carries neither retry_after_ms nor Retry-After. */
 #define DEFAULT_RATE_LIMIT_WAIT_MS 1000
+#define DEFAULT_MAX_RETRIES 4
 
 struct _MxprovHttp {
   CURL *curl;
@@ -32,6 +35,8 @@ struct _MxprovHttp {
   gsize max_response_size;
   guint rate_limit_retries;
   guint rate_limit_max_wait_ms;
+  guint max_retries;
+  gint64 deadline_us;
   guint n_requests;
   gint64 total_us;
 };
@@ -59,8 +64,6 @@ curl_slist_free_wiped (struct curl_slist *list)
     mxprov_secret_wipe (l->data, strlen (l->data));
   curl_slist_free_all (list);
 }
-
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_tokener, json_tokener_free)
 
 typedef struct curl_slist CurlSlist;
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (CurlSlist, curl_slist_free_wiped)
@@ -145,6 +148,7 @@ mxprov_http_new (const gchar *base_url, GError **error)
   self->max_response_size = DEFAULT_MAX_RESPONSE_SIZE;
   self->rate_limit_retries = DEFAULT_RATE_LIMIT_RETRIES;
   self->rate_limit_max_wait_ms = DEFAULT_RATE_LIMIT_MAX_WAIT_MS;
+  self->max_retries = DEFAULT_MAX_RETRIES;
   return self;
 }
 
@@ -195,6 +199,18 @@ mxprov_http_set_rate_limit_policy (MxprovHttp *self, guint max_retries,
 }
 
 void
+mxprov_http_set_deadline (MxprovHttp *self, gint64 deadline_us)
+{
+  self->deadline_us = deadline_us;
+}
+
+void
+mxprov_http_set_max_retries (MxprovHttp *self, guint max_retries)
+{
+  self->max_retries = max_retries;
+}
+
+void
 mxprov_http_get_stats (MxprovHttp *self, guint *out_requests, gint64 *out_total_us)
 {
   if (out_requests != NULL)
@@ -238,9 +254,11 @@ header_cb (char *data, size_t size, size_t nitems, void *user_data)
   return n;
 }
 
-static void
-set_curl_error (GError **error, CURLcode code, const gchar *errbuf,
-                const HttpExchange *exchange, const gchar *method, const gchar *url)
+/* The GError for a failed curl_easy_perform. `sent`: the request left this
+ * machine, so the server may have acted on it. */
+static GError *
+error_from_curl (CURLcode code, const gchar *errbuf, const HttpExchange *exchange,
+                 gboolean sent, const gchar *method, const gchar *url)
 {
   const gchar *detail = errbuf[0] != '\0' ? errbuf : curl_easy_strerror (code);
   MxprovHttpError kind;
@@ -252,10 +270,12 @@ set_curl_error (GError **error, CURLcode code, const gchar *errbuf,
     case CURLE_COULDNT_RESOLVE_PROXY:
       kind = MXPROV_HTTP_ERROR_RESOLVE;
       hint = "check the host name in --homeserver";
+      sent = FALSE;
       break;
     case CURLE_COULDNT_CONNECT:
       kind = MXPROV_HTTP_ERROR_CONNECT;
       hint = "is the homeserver running, and are the URL and port right?";
+      sent = FALSE;
       break;
     case CURLE_OPERATION_TIMEDOUT:
       kind = MXPROV_HTTP_ERROR_TIMEOUT;
@@ -268,6 +288,7 @@ set_curl_error (GError **error, CURLcode code, const gchar *errbuf,
     case CURLE_SSL_CIPHER:
       kind = MXPROV_HTTP_ERROR_TLS;
       hint = "the server's certificate could not be verified; use --cacert FILE for a private CA";
+      sent = FALSE;
       break;
     case CURLE_GOT_NOTHING:
     case CURLE_RECV_ERROR:
@@ -278,12 +299,9 @@ set_curl_error (GError **error, CURLcode code, const gchar *errbuf,
       break;
     case CURLE_WRITE_ERROR:
       if (exchange->too_large)
-        {
-          g_set_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_TOO_LARGE,
-                       "%s %s: the answer exceeds %" G_GSIZE_FORMAT " bytes; this is not a Matrix API answer",
-                       method, url, exchange->max_size);
-          return;
-        }
+        return mxprov_http_error_new (MXPROV_HTTP_ERROR_TOO_LARGE, 0, TRUE,
+                                      "%s %s: the answer exceeds %" G_GSIZE_FORMAT " bytes; this is not a Matrix API answer",
+                                      method, url, exchange->max_size);
       kind = MXPROV_HTTP_ERROR_FAILED;
       hint = "local write error";
       break;
@@ -291,13 +309,14 @@ set_curl_error (GError **error, CURLcode code, const gchar *errbuf,
     case CURLE_UNSUPPORTED_PROTOCOL:
       kind = MXPROV_HTTP_ERROR_INVALID_URL;
       hint = "check --homeserver";
+      sent = FALSE;
       break;
     default:
       kind = MXPROV_HTTP_ERROR_FAILED;
       hint = "network error";
       break;
     }
-  g_set_error (error, MXPROV_HTTP_ERROR, kind, "%s %s: %s (%s)", method, url, detail, hint);
+  return mxprov_http_error_new (kind, 0, sent, "%s %s: %s (%s)", method, url, detail, hint);
 }
 
 /* Turn a non-2xx JSON answer into a MXPROV_MATRIX_ERROR. */
@@ -320,36 +339,80 @@ matrix_error_from_json (guint status, json_object *obj, gint64 retry_after_heade
            && json_object_is_type (member, json_type_string))
     message = json_object_get_string (member);
   if (json_object_object_get_ex (obj, "retry_after_ms", &member)
-      && json_object_is_type (member, json_type_int))
+      && json_object_is_type (member, json_type_int) && json_object_get_int64 (member) >= 0)
     retry_after_ms = json_object_get_int64 (member);
   if (status == 429 && errcode == NULL)
     errcode = "M_LIMIT_EXCEEDED";
   return mxprov_matrix_error_new (status, errcode, message, retry_after_ms);
 }
 
-static json_object *
-parse_json_object (const GString *body, guint status, const gchar *content_type,
-                   const gchar *method, const gchar *path, GError **error)
+static void
+json_tokener_free_wiped (json_tokener *tok)
+{
+  /* The tokener's scratch buffer holds the last string it read, which may
+   * be an access token. json-c offers no accessor, so reach in. */
+  if (tok->pb != NULL && tok->pb->buf != NULL)
+    mxprov_secret_wipe (tok->pb->buf, (gsize) tok->pb->size);
+  json_tokener_free (tok);
+}
+
+G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_tokener, json_tokener_free_wiped)
+
+json_object *
+mxprov_http_parse_answer (guint status, const gchar *content_type, const gchar *body,
+                          gsize len, gint64 retry_after_header_ms, GError **error)
 {
   g_autoptr(json_tokener) tok = json_tokener_new ();
-  json_object *obj;
+  json_object *obj = NULL;
+  GError *matrix_error;
 
-  obj = json_tokener_parse_ex (tok, body->str, (int) body->len);
-  if (obj == NULL || json_tokener_get_parse_end (tok) != body->len
+  if (len <= G_MAXINT)
+    obj = json_tokener_parse_ex (tok, body, (int) len);
+  if (obj == NULL || json_tokener_get_parse_end (tok) != len
       || !json_object_is_type (obj, json_type_object))
     {
       g_clear_pointer (&obj, json_object_put);
-      g_set_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_NOT_JSON,
-                   "%s %s: the server answered HTTP %u with %s%s, not a Matrix JSON object "
-                   "(a reverse proxy's error page? check that the homeserver behind it is running)",
-                   method, path, status,
-                   content_type != NULL ? content_type : "no content type",
-                   body->len == 0 ? " and an empty body" : "");
+      /* 502/503/504: whatever answered, the homeserver did not; the
+       * request may or may not have reached it. */
+      if (status == 502 || status == 503 || status == 504)
+        {
+          g_propagate_error (error, mxprov_http_error_new (MXPROV_HTTP_ERROR_BAD_GATEWAY, status, TRUE,
+                             "the server answered HTTP %u with %s: a reverse proxy could not reach "
+                             "the homeserver, or it is overloaded; try again later",
+                             status, content_type != NULL ? content_type : "no content type"));
+          return NULL;
+        }
+      g_propagate_error (error, mxprov_http_error_new (MXPROV_HTTP_ERROR_NOT_JSON, status,
+                         status >= 200 && status < 300,
+                         "the server answered HTTP %u with %s%s, not a Matrix JSON object "
+                         "(a reverse proxy's page? check that the homeserver behind it is running)",
+                         status, content_type != NULL ? content_type : "no content type",
+                         len == 0 ? " and an empty body" : ""));
       return NULL;
     }
-  return obj;
+  if (status >= 200 && status < 300)
+    return obj;
+  if (status >= 300 && status < 400)
+    {
+      json_object_put (obj);
+      g_propagate_error (error, mxprov_http_error_new (MXPROV_HTTP_ERROR_FAILED, status, FALSE,
+                         "the server redirected (HTTP %u), which mxprov does not follow; "
+                         "give the final client API URL as --homeserver", status));
+      return NULL;
+    }
+  matrix_error = matrix_error_from_json (status, obj, retry_after_header_ms);
+  mxprov_json_wipe_and_put (obj);
+  if (status == 502 || status == 503 || status == 504)
+    {
+      g_propagate_error (error, mxprov_http_error_new (MXPROV_HTTP_ERROR_BAD_GATEWAY, status, TRUE,
+                         "the server answered HTTP %u: %s; try again later", status,
+                         matrix_error->message));
+      g_error_free (matrix_error);
+      return NULL;
+    }
+  g_propagate_error (error, matrix_error);
+  return NULL;
 }
-
 
 static void
 wipe_serialized (const gchar *text)
@@ -360,19 +423,165 @@ wipe_serialized (const gchar *text)
     mxprov_secret_wipe ((gpointer) text, strlen (text));
 }
 
+/* Worth another try? Only failures that a moment's wait may cure. */
+static gboolean
+error_is_transient (const GError *error)
+{
+  if (error->domain == MXPROV_HTTP_ERROR)
+    {
+      switch ((MxprovHttpError) error->code)
+        {
+        case MXPROV_HTTP_ERROR_CONNECT:
+        case MXPROV_HTTP_ERROR_TIMEOUT:
+        case MXPROV_HTTP_ERROR_CONNECTION_LOST:
+        case MXPROV_HTTP_ERROR_BAD_GATEWAY:
+          return TRUE;
+        case MXPROV_HTTP_ERROR_NOT_JSON:
+          /* garbage in a success answer: the exchange was corrupted */
+          return mxprov_http_error_get_status (error) >= 200 && mxprov_http_error_get_status (error) < 300;
+        case MXPROV_HTTP_ERROR_FAILED:
+        case MXPROV_HTTP_ERROR_INVALID_URL:
+        case MXPROV_HTTP_ERROR_RESOLVE:
+        case MXPROV_HTTP_ERROR_TLS:
+        case MXPROV_HTTP_ERROR_TOO_LARGE:
+        default:
+          return FALSE;
+        }
+    }
+  /* An unhandled exception on the server (500 M_UNKNOWN) is often a
+   * passing database hiccup. */
+  if (error->domain == MXPROV_MATRIX_ERROR)
+    return mxprov_matrix_error_get_status (error) == 500;
+  return FALSE;
+}
+
+/* Exponential backoff with jitter: 250 ms, 500 ms, 1 s, … capped at 4 s,
+ * each scaled by a random factor in [0.5, 1) so that several clients do
+ * not retry in lockstep. */
+static gint64
+backoff_ms (guint attempt)
+{
+  gint64 base = MIN ((gint64) 250 << MIN (attempt, 4u), 4000);
+  return (gint64) (base * g_random_double_range (0.5, 1.0));
+}
+
+/* Milliseconds left before the deadline, or G_MAXINT64 without one. */
+static gint64
+remaining_ms (MxprovHttp *self)
+{
+  if (self->deadline_us == 0)
+    return G_MAXINT64;
+  return (self->deadline_us - g_get_monotonic_time ()) / 1000;
+}
+
+/* One exchange, no retries: the parsed 2xx answer, or NULL and an error. */
+static json_object *
+perform_once (MxprovHttp *self, const gchar *method, const gchar *path, const gchar *url,
+              const gchar *access_token, const gchar *payload, glong timeout_ms,
+              guint *out_status, GError **error)
+{
+  g_auto(HttpExchange) exchange = { .retry_after_header_ms = -1 };
+  g_autoptr(CurlSlist) headers = NULL;
+  gchar errbuf[CURL_ERROR_SIZE] = "";
+  const gchar *content_type = NULL;
+  long status = 0;
+  long request_size = 0;
+  gint64 start_us;
+  gint64 elapsed_us;
+  json_object *obj;
+  CURLcode rc;
+
+  exchange.body = g_string_sized_new (512);
+  exchange.max_size = self->max_response_size;
+
+  headers = curl_slist_append (headers, "Accept: application/json");
+  if (payload != NULL)
+    headers = curl_slist_append (headers, "Content-Type: application/json");
+  if (access_token != NULL)
+    {
+      g_autoptr(MxprovSecret) auth = g_strconcat ("Authorization: Bearer ", access_token, NULL);
+      headers = curl_slist_append (headers, auth);
+    }
+  /* Expect: 100-continue would add a round trip for bodies over 1 kB. */
+  headers = curl_slist_append (headers, "Expect:");
+
+  curl_easy_reset (self->curl);
+  curl_easy_setopt (self->curl, CURLOPT_URL, url);
+  curl_easy_setopt (self->curl, CURLOPT_CUSTOMREQUEST, method);
+  curl_easy_setopt (self->curl, CURLOPT_HTTPHEADER, headers);
+  curl_easy_setopt (self->curl, CURLOPT_USERAGENT, "mxprov/" PACKAGE_VERSION);
+  curl_easy_setopt (self->curl, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt (self->curl, CURLOPT_ERRORBUFFER, errbuf);
+#if LIBCURL_VERSION_NUM >= 0x075500
+  curl_easy_setopt (self->curl, CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+  curl_easy_setopt (self->curl, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+  /* A redirect would replay the admin's credentials somewhere else. */
+  curl_easy_setopt (self->curl, CURLOPT_FOLLOWLOCATION, 0L);
+  curl_easy_setopt (self->curl, CURLOPT_SSL_VERIFYPEER, 1L);
+  curl_easy_setopt (self->curl, CURLOPT_SSL_VERIFYHOST, 2L);
+  if (self->ca_file != NULL)
+    curl_easy_setopt (self->curl, CURLOPT_CAINFO, self->ca_file);
+  curl_easy_setopt (self->curl, CURLOPT_CONNECTTIMEOUT_MS,
+                    (long) MIN ((glong) self->connect_timeout_ms, timeout_ms));
+  curl_easy_setopt (self->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+  curl_easy_setopt (self->curl, CURLOPT_WRITEFUNCTION, write_cb);
+  curl_easy_setopt (self->curl, CURLOPT_WRITEDATA, &exchange);
+  curl_easy_setopt (self->curl, CURLOPT_HEADERFUNCTION, header_cb);
+  curl_easy_setopt (self->curl, CURLOPT_HEADERDATA, &exchange);
+  if (payload != NULL)
+    {
+      curl_easy_setopt (self->curl, CURLOPT_POSTFIELDS, payload);
+      curl_easy_setopt (self->curl, CURLOPT_POSTFIELDSIZE, (long) strlen (payload));
+    }
+
+  start_us = g_get_monotonic_time ();
+  rc = curl_easy_perform (self->curl);
+  elapsed_us = g_get_monotonic_time () - start_us;
+  self->n_requests++;
+  self->total_us += elapsed_us;
+
+  if (rc != CURLE_OK)
+    {
+      g_info ("%s %s -> %s (%.1f ms)", method, path, curl_easy_strerror (rc), elapsed_us / 1000.0);
+      curl_easy_getinfo (self->curl, CURLINFO_REQUEST_SIZE, &request_size);
+      g_propagate_error (error, error_from_curl (rc, errbuf, &exchange, request_size > 0,
+                                                 method, url));
+      return NULL;
+    }
+  curl_easy_getinfo (self->curl, CURLINFO_RESPONSE_CODE, &status);
+  curl_easy_getinfo (self->curl, CURLINFO_CONTENT_TYPE, &content_type);
+  g_info ("%s %s -> %ld (%.1f ms)", method, path, status, elapsed_us / 1000.0);
+
+  obj = mxprov_http_parse_answer ((guint) status, content_type, exchange.body->str,
+                                  exchange.body->len, exchange.retry_after_header_ms, error);
+  if (obj == NULL)
+    {
+      g_prefix_error (error, "%s %s: ", method, path);
+      return NULL;
+    }
+  if (out_status != NULL)
+    *out_status = (guint) status;
+  return obj;
+}
+
 json_object *
-mxprov_http_request (MxprovHttp *self, const gchar *method, const gchar *path,
-                     const gchar *access_token, json_object *body,
-                     guint *out_status, GError **error)
+mxprov_http_request_full (MxprovHttp *self, const gchar *method, const gchar *path,
+                          const gchar *access_token, json_object *body, MxprovHttpFlags flags,
+                          guint *out_status, GError **error)
 {
   g_autofree gchar *url = NULL;
   const gchar *payload = NULL;
+  gboolean retry_safe;
   guint rate_limited = 0;
+  guint retried = 0;
 
   g_return_val_if_fail (self != NULL, NULL);
   g_return_val_if_fail (method != NULL, NULL);
   g_return_val_if_fail (path != NULL && path[0] == '/', NULL);
 
+  retry_safe = (flags & MXPROV_HTTP_FLAG_RETRY_SAFE) || g_strcmp0 (method, "GET") == 0;
   url = g_strconcat (self->base_url, path, NULL);
   if (body != NULL)
     payload = json_object_to_json_string_ext (body, JSON_C_TO_STRING_PLAIN
@@ -380,138 +589,75 @@ mxprov_http_request (MxprovHttp *self, const gchar *method, const gchar *path,
 
   for (;;)
     {
-      g_auto(HttpExchange) exchange = { .retry_after_header_ms = -1 };
-      g_autoptr(CurlSlist) headers = NULL;
-      g_autoptr(json_object) obj = NULL;
       g_autoptr(GError) error_local = NULL;
-      gchar errbuf[CURL_ERROR_SIZE] = "";
-      const gchar *content_type = NULL;
-      long status = 0;
-      gint64 start_us;
-      gint64 elapsed_us;
-      CURLcode rc;
+      json_object *obj;
+      gint64 left = remaining_ms (self);
+      gint64 wait_ms;
 
-      exchange.body = g_string_sized_new (512);
-      exchange.max_size = self->max_response_size;
-
-      headers = curl_slist_append (headers, "Accept: application/json");
-      if (payload != NULL)
-        headers = curl_slist_append (headers, "Content-Type: application/json");
-      if (access_token != NULL)
+      if (left <= 0)
         {
-          g_autoptr(MxprovSecret) auth = g_strconcat ("Authorization: Bearer ",
-                                                      access_token, NULL);
-          headers = curl_slist_append (headers, auth);
-        }
-      /* Expect: 100-continue would add a round trip for bodies over 1 kB. */
-      headers = curl_slist_append (headers, "Expect:");
-
-      curl_easy_reset (self->curl);
-      curl_easy_setopt (self->curl, CURLOPT_URL, url);
-      curl_easy_setopt (self->curl, CURLOPT_CUSTOMREQUEST, method);
-      curl_easy_setopt (self->curl, CURLOPT_HTTPHEADER, headers);
-      curl_easy_setopt (self->curl, CURLOPT_USERAGENT, "mxprov/" PACKAGE_VERSION);
-      curl_easy_setopt (self->curl, CURLOPT_NOSIGNAL, 1L);
-      curl_easy_setopt (self->curl, CURLOPT_ERRORBUFFER, errbuf);
-#if LIBCURL_VERSION_NUM >= 0x075500
-      curl_easy_setopt (self->curl, CURLOPT_PROTOCOLS_STR, "http,https");
-#else
-      curl_easy_setopt (self->curl, CURLOPT_PROTOCOLS, (long) (CURLPROTO_HTTP | CURLPROTO_HTTPS));
-#endif
-      /* A redirect would replay the admin's credentials somewhere else. */
-      curl_easy_setopt (self->curl, CURLOPT_FOLLOWLOCATION, 0L);
-      curl_easy_setopt (self->curl, CURLOPT_SSL_VERIFYPEER, 1L);
-      curl_easy_setopt (self->curl, CURLOPT_SSL_VERIFYHOST, 2L);
-      if (self->ca_file != NULL)
-        curl_easy_setopt (self->curl, CURLOPT_CAINFO, self->ca_file);
-      curl_easy_setopt (self->curl, CURLOPT_CONNECTTIMEOUT_MS, (long) self->connect_timeout_ms);
-      curl_easy_setopt (self->curl, CURLOPT_TIMEOUT_MS, (long) self->request_timeout_ms);
-      curl_easy_setopt (self->curl, CURLOPT_WRITEFUNCTION, write_cb);
-      curl_easy_setopt (self->curl, CURLOPT_WRITEDATA, &exchange);
-      curl_easy_setopt (self->curl, CURLOPT_HEADERFUNCTION, header_cb);
-      curl_easy_setopt (self->curl, CURLOPT_HEADERDATA, &exchange);
-      if (payload != NULL)
-        {
-          curl_easy_setopt (self->curl, CURLOPT_POSTFIELDS, payload);
-          curl_easy_setopt (self->curl, CURLOPT_POSTFIELDSIZE, (long) strlen (payload));
-        }
-
-      start_us = g_get_monotonic_time ();
-      rc = curl_easy_perform (self->curl);
-      elapsed_us = g_get_monotonic_time () - start_us;
-      self->n_requests++;
-      self->total_us += elapsed_us;
-
-      if (rc != CURLE_OK)
-        {
-          g_info ("%s %s -> %s (%.1f ms)", method, path, curl_easy_strerror (rc),
-                  elapsed_us / 1000.0);
-          set_curl_error (error, rc, errbuf, &exchange, method, url);
+          g_set_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_TIMEOUT,
+                       "%s %s: out of time (--timeout) before the request could be sent", method, path);
           wipe_serialized (payload);
           return NULL;
         }
-      curl_easy_getinfo (self->curl, CURLINFO_RESPONSE_CODE, &status);
-      curl_easy_getinfo (self->curl, CURLINFO_CONTENT_TYPE, &content_type);
-      g_info ("%s %s -> %ld (%.1f ms)", method, path, status, elapsed_us / 1000.0);
-
-      obj = parse_json_object (exchange.body, (guint) status, content_type, method, path,
-                               &error_local);
-      if (status >= 200 && status < 300)
+      obj = perform_once (self, method, path, url, access_token, payload,
+                          (glong) MIN ((gint64) self->request_timeout_ms, left),
+                          out_status, &error_local);
+      if (obj != NULL)
         {
-          if (obj == NULL)
-            {
-              g_propagate_error (error, g_steal_pointer (&error_local));
-              wipe_serialized (payload);
-              return NULL;
-            }
-          if (out_status != NULL)
-            *out_status = (guint) status;
           wipe_serialized (payload);
-          return g_steal_pointer (&obj);
+          return obj;
         }
 
-      if (obj == NULL)
+      /* 429: the server did nothing and says when to come back. */
+      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_LIMIT_EXCEEDED))
         {
-          g_propagate_error (error, g_steal_pointer (&error_local));
-          wipe_serialized (payload);
-          return NULL;
-        }
-
-      if (status >= 300 && status < 400)
-        {
-          g_set_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_FAILED,
-                       "%s %s: the server redirected (HTTP %ld), which mxprov does not follow; "
-                       "give the final client API URL as --homeserver", method, path, status);
-          wipe_serialized (payload);
-          return NULL;
-        }
-
-      error_local = matrix_error_from_json ((guint) status, obj, exchange.retry_after_header_ms);
-      if (status == 429 && rate_limited < self->rate_limit_retries)
-        {
-          gint64 wait_ms = mxprov_matrix_error_get_retry_after_ms (error_local);
+          wait_ms = mxprov_matrix_error_get_retry_after_ms (error_local);
           if (wait_ms < 0)
             wait_ms = DEFAULT_RATE_LIMIT_WAIT_MS;
-          if (wait_ms <= (gint64) self->rate_limit_max_wait_ms)
+          if (rate_limited < self->rate_limit_retries
+              && wait_ms <= (gint64) self->rate_limit_max_wait_ms
+              && wait_ms < remaining_ms (self))
             {
               rate_limited++;
               g_message ("%s %s: rate limited by the server, retrying in %.1f s (%u of %u)",
-                         method, path, wait_ms / 1000.0, rate_limited,
-                         self->rate_limit_retries);
+                         method, path, wait_ms / 1000.0, rate_limited, self->rate_limit_retries);
+              g_usleep ((gulong) wait_ms * 1000);
+              continue;
+            }
+          g_prefix_error (&error_local, "still rate limited after %u retries; try again later: ",
+                          rate_limited);
+        }
+      /* Other transient failures: retry when that cannot duplicate
+       * anything, i.e. the request is retry-safe or never left. */
+      else if (error_is_transient (error_local)
+               && (retry_safe || !mxprov_error_maybe_applied (error_local))
+               && retried < self->max_retries)
+        {
+          wait_ms = backoff_ms (retried);
+          if (wait_ms < remaining_ms (self))
+            {
+              retried++;
+              g_message ("%s; retrying in %.1f s (%u of %u)", error_local->message,
+                         wait_ms / 1000.0, retried, self->max_retries);
               g_usleep ((gulong) wait_ms * 1000);
               continue;
             }
         }
-      if (status == 429)
-        g_prefix_error (&error_local,
-                        "%s %s: still rate limited after %u retries; try again later: ",
-                        method, path, rate_limited);
-      else
-        g_prefix_error (&error_local, "%s %s: ", method, path);
       g_propagate_error (error, g_steal_pointer (&error_local));
       wipe_serialized (payload);
       return NULL;
     }
+}
+
+json_object *
+mxprov_http_request (MxprovHttp *self, const gchar *method, const gchar *path,
+                     const gchar *access_token, json_object *body, guint *out_status,
+                     GError **error)
+{
+  return mxprov_http_request_full (self, method, path, access_token, body,
+                                   MXPROV_HTTP_FLAG_NONE, out_status, error);
 }
 
 const gchar *
