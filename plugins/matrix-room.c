@@ -8,10 +8,14 @@
 #define DEFAULT_MARKER_TYPE "m.lotti.sync_room"
 #define DEFAULT_MARKER_VERSION 1
 
+/* Attempts at createRoom when its answers keep getting lost. */
+#define MAX_CREATE_ATTEMPTS 3
+
 typedef struct {
   gchar *room_name;
   gchar *marker_type;
   guint marker_version;
+  gchar *room_id; /* the room this run made, for rollback */
 } MatrixRoom;
 
 static void
@@ -20,6 +24,7 @@ matrix_room_free (gpointer data)
   MatrixRoom *self = data;
   g_free (self->room_name);
   g_free (self->marker_type);
+  g_free (self->room_id);
   g_free (self);
 }
 
@@ -74,38 +79,176 @@ build_create_room_body (MatrixRoom *self)
   return body;
 }
 
+/* Does the user already sit in a room carrying our marker? Used after a
+ * createRoom whose answer was lost: creating again could make a second
+ * room. Returns the room ID or NULL (with an error only when the lookup
+ * itself failed). */
+static gchar *
+find_marked_room (MatrixRoom *self, MxprovHttp *http, const gchar *token, GError **error)
+{
+  g_autoptr(json_object) answer = NULL;
+  g_autofree gchar *escaped_type = mxprov_http_escape (self->marker_type);
+  json_object *rooms = NULL;
+
+  answer = mxprov_http_request (http, "GET", "/_matrix/client/v3/joined_rooms", token, NULL,
+                                NULL, error);
+  if (answer == NULL)
+    return NULL;
+  if (!json_object_object_get_ex (answer, "joined_rooms", &rooms)
+      || !json_object_is_type (rooms, json_type_array))
+    {
+      g_set_error_literal (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_BAD_ANSWER,
+                           "the server's answer has no \"joined_rooms\" list");
+      return NULL;
+    }
+  for (gsize i = 0; i < json_object_array_length (rooms); i++)
+    {
+      const gchar *room_id = json_object_get_string (json_object_array_get_idx (rooms, i));
+      g_autofree gchar *escaped_room = NULL;
+      g_autofree gchar *path = NULL;
+      g_autoptr(json_object) marker = NULL;
+      g_autoptr(GError) error_local = NULL;
+
+      if (room_id == NULL)
+        continue;
+      escaped_room = mxprov_http_escape (room_id);
+      path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/state/%s/", escaped_room, escaped_type);
+      marker = mxprov_http_request (http, "GET", path, token, NULL, NULL, &error_local);
+      if (marker != NULL)
+        return g_strdup (room_id);
+      if (!g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, g_steal_pointer (&error_local));
+          return NULL;
+        }
+    }
+  return NULL;
+}
+
 static gboolean
 matrix_room_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
 {
   MatrixRoom *self = mxprov_plugin_get_data (plugin);
+  MxprovHttp *http = mxprov_context_get_http (context);
   g_autoptr(json_object) body = NULL;
-  g_autoptr(json_object) answer = NULL;
+  g_autofree gchar *room_id = NULL;
   const gchar *token = mxprov_context_lookup (context, "user.token", error);
-  const gchar *room_id;
 
   if (token == NULL)
     return FALSE;
   body = build_create_room_body (self);
-  answer = mxprov_http_request (mxprov_context_get_http (context), "POST",
-                                "/_matrix/client/v3/createRoom", token, body, NULL, error);
-  if (answer == NULL)
+  for (guint attempt = 1; room_id == NULL; attempt++)
     {
-      g_prefix_error (error, "creating the sync room: ");
-      return FALSE;
-    }
-  /* Room IDs are opaque (v12 ones have no server part): check only the sigil. */
-  room_id = mxprov_json_get_string (answer, "room_id", error);
-  if (room_id == NULL || room_id[0] != '!')
-    {
+      g_autoptr(json_object) answer = NULL;
+      g_autoptr(GError) error_local = NULL;
+      const gchar *created;
+
+      answer = mxprov_http_request (http, "POST", "/_matrix/client/v3/createRoom", token, body,
+                                    NULL, &error_local);
+      if (answer != NULL)
+        {
+          /* Room IDs are opaque (v12 ones have no server part): check only the sigil. */
+          created = mxprov_json_get_string (answer, "room_id", &error_local);
+          if (created != NULL && created[0] == '!')
+            {
+              room_id = g_strdup (created);
+              break;
+            }
+          if (created != NULL)
+            g_set_error (&error_local, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_BAD_ANSWER,
+                         "'%s' is not a room ID", created);
+        }
+      /* createRoom is not idempotent: after an answer that may hide a
+       * created room, look for it before creating another. */
+      if (!mxprov_error_maybe_applied (error_local) || attempt >= MAX_CREATE_ATTEMPTS)
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                      "creating the sync room: ");
+          return FALSE;
+        }
+      g_message ("creating the sync room: %s; checking whether it was created anyway",
+                 error_local->message);
+      room_id = find_marked_room (self, http, token, error);
+      if (room_id == NULL && *error != NULL)
+        {
+          g_prefix_error (error, "creating the sync room: the answer was lost, and then: ");
+          return FALSE;
+        }
       if (room_id != NULL)
-        g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_BAD_ANSWER,
-                     "'%s' is not a room ID", room_id);
-      g_prefix_error (error, "creating the sync room: ");
-      return FALSE;
+        g_info ("room %s was created by the request whose answer was lost", room_id);
     }
+  self->room_id = g_strdup (room_id);
   mxprov_context_set (context, "room.id", room_id, MXPROV_CONTEXT_FLAG_NONE);
   g_info ("created room %s", room_id);
   return TRUE;
+}
+
+/* With a Synapse admin session, delete and purge the room; otherwise (or
+ * if that API is missing) the user leaves and forgets it, which any
+ * server supports. */
+static gboolean
+matrix_room_rollback (MxprovPlugin *plugin, MxprovContext *context, GError **error)
+{
+  MatrixRoom *self = mxprov_plugin_get_data (plugin);
+  MxprovHttp *http = mxprov_context_get_http (context);
+  const gchar *admin_token = mxprov_context_get (context, "admin.token");
+  const gchar *user_token = mxprov_context_get (context, "user.token");
+  g_autofree gchar *escaped = NULL;
+  g_autoptr(GError) error_local = NULL;
+
+  if (self->room_id == NULL)
+    return TRUE;
+  escaped = mxprov_http_escape (self->room_id);
+  if (admin_token != NULL)
+    {
+      g_autofree gchar *path = g_strdup_printf ("/_synapse/admin/v1/rooms/%s", escaped);
+      g_autoptr(json_object) body = json_object_new_object ();
+      g_autoptr(json_object) answer = NULL;
+
+      json_object_object_add (body, "purge", json_object_new_boolean (TRUE));
+      answer = mxprov_http_request_full (http, "DELETE", path, admin_token, body,
+                                         MXPROV_HTTP_FLAG_RETRY_SAFE, NULL, &error_local);
+      if (answer != NULL)
+        {
+          g_message ("rolled back: deleted and purged room %s", self->room_id);
+          g_clear_pointer (&self->room_id, g_free);
+          return TRUE;
+        }
+      if (user_token == NULL)
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                      "room %s is left in place: ", self->room_id);
+          return FALSE;
+        }
+      g_info ("deleting room %s as admin failed (%s); leaving it as the user instead",
+              self->room_id, error_local->message);
+      g_clear_error (&error_local);
+    }
+  if (user_token != NULL)
+    {
+      static const gchar *const actions[] = { "leave", "forget" };
+      for (gsize i = 0; i < G_N_ELEMENTS (actions); i++)
+        {
+          g_autofree gchar *path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/%s", escaped,
+                                                    actions[i]);
+          g_autoptr(json_object) body = json_object_new_object ();
+          g_autoptr(json_object) answer = NULL;
+
+          answer = mxprov_http_request_full (http, "POST", path, user_token, body,
+                                             MXPROV_HTTP_FLAG_RETRY_SAFE, NULL, error);
+          if (answer == NULL)
+            {
+              g_prefix_error (error, "room %s is left in place: ", self->room_id);
+              return FALSE;
+            }
+        }
+      g_message ("rolled back: the new user left and forgot room %s", self->room_id);
+      g_clear_pointer (&self->room_id, g_free);
+      return TRUE;
+    }
+  g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_FAILED,
+               "room %s is left in place: no session to remove it with", self->room_id);
+  return FALSE;
 }
 
 static const gchar *const requires[] = { "user.token", NULL };
@@ -122,4 +265,5 @@ MXPROV_PLUGIN_DEFINE (
   .options = options,
   .init = matrix_room_init,
   .run = matrix_room_run,
+  .rollback = matrix_room_rollback,
 )

@@ -59,18 +59,16 @@ synapse_auth_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
 {
   SynapseAuth *self = mxprov_plugin_get_data (plugin);
   MxprovHttp *http = mxprov_context_get_http (context);
-  g_autoptr(MxprovSecretJson) body = NULL;
-  g_autoptr(MxprovSecretJson) answer = NULL;
   g_autoptr(json_object) admin_answer = NULL;
   g_autoptr(GError) error_local = NULL;
   g_autofree gchar *server_name = NULL;
   g_autofree gchar *escaped = NULL;
   g_autofree gchar *path = NULL;
-  json_object *identifier;
+  g_autofree gchar *device_id = mxprov_matrix_new_device_id ();
+  g_autofree gchar *user_id = NULL;
+  g_autoptr(MxprovSecret) token = NULL;
   const gchar *admin_user = mxprov_context_lookup (context, "admin.user", error);
   const gchar *password;
-  const gchar *user_id;
-  const gchar *token;
   gboolean is_admin = FALSE;
 
   if (admin_user == NULL)
@@ -81,18 +79,8 @@ synapse_auth_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
   if (!check_password_login (http, error))
     return FALSE;
 
-  body = json_object_new_object ();
-  json_object_object_add (body, "type", json_object_new_string ("m.login.password"));
-  identifier = json_object_new_object ();
-  json_object_object_add (identifier, "type", json_object_new_string ("m.id.user"));
-  json_object_object_add (identifier, "user", json_object_new_string (admin_user));
-  json_object_object_add (body, "identifier", identifier);
-  json_object_object_add (body, "password", json_object_new_string (password));
-  json_object_object_add (body, "initial_device_display_name", json_object_new_string ("mxprov"));
-
-  answer = mxprov_http_request (http, "POST", "/_matrix/client/v3/login", NULL, body, NULL,
-                                &error_local);
-  if (answer == NULL)
+  if (!mxprov_matrix_password_login (http, admin_user, password, device_id, &user_id, &token,
+                                     &error_local))
     {
       if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN))
         g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
@@ -101,13 +89,6 @@ synapse_auth_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
       else
         g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
                                     "admin login as '%s' failed: ", admin_user);
-      return FALSE;
-    }
-  user_id = mxprov_json_get_string (answer, "user_id", error);
-  token = user_id != NULL ? mxprov_json_get_string (answer, "access_token", error) : NULL;
-  if (token == NULL)
-    {
-      g_prefix_error (error, "admin login: ");
       return FALSE;
     }
   /* Keep the token before anything else can fail, so cleanup logs it out. */

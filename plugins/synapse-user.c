@@ -3,24 +3,32 @@
  * Synapse has no create-only call: PUT /_synapse/admin/v2/users/<id> on an
  * existing account answers 200 and replaces its password. So we look the
  * user up first (404 = absent), create only then, and still treat a 200
- * from the PUT as a failure. An existing account is never taken over. */
+ * from the PUT as a failure. An existing account is never taken over.
+ *
+ * When the PUT's answer is lost, we look again before anything else: a
+ * user that now exists is ours only if our freshly generated password
+ * logs into it, which nobody else can do. */
 #include "config.h"
 
 #include <mxprov/mxprov.h>
 
 #define DEFAULT_TOKEN_LIFETIME_S 600
 #define DEFAULT_PASSWORD_BYTES 32
+/* Attempts at the PUT when its answers keep getting lost. */
+#define MAX_CREATE_ATTEMPTS 3
 
 typedef struct {
   guint token_lifetime_s;
   guint password_bytes;
-  gchar *user_token; /* secret, logged out in cleanup */
+  gchar *created_user_id; /* set once the account exists because of us */
+  gchar *user_token;      /* secret, logged out in cleanup */
 } SynapseUser;
 
 static void
 synapse_user_free (gpointer data)
 {
   SynapseUser *self = data;
+  g_free (self->created_user_id);
   mxprov_secret_free (self->user_token);
   g_free (self);
 }
@@ -40,11 +48,11 @@ synapse_user_init (MxprovPlugin *plugin, GKeyFile *config, const gchar *group, G
   return TRUE;
 }
 
-/* TRUE when the user does not exist; FALSE with USER_EXISTS or the lookup's
- * own error otherwise. Only a 404 M_NOT_FOUND counts as "absent". */
+/* Does the user exist? Only a 404 M_NOT_FOUND counts as "no"; any other
+ * failure is an error, never "absent". */
 static gboolean
-check_user_absent (MxprovHttp *http, const gchar *admin_token, const gchar *user_id,
-                   const gchar *user_path, GError **error)
+lookup_user (MxprovHttp *http, const gchar *admin_token, const gchar *user_path,
+             gboolean *out_exists, GError **error)
 {
   g_autoptr(json_object) answer = NULL;
   g_autoptr(GError) error_local = NULL;
@@ -52,49 +60,110 @@ check_user_absent (MxprovHttp *http, const gchar *admin_token, const gchar *user
   answer = mxprov_http_request (http, "GET", user_path, admin_token, NULL, NULL, &error_local);
   if (answer != NULL)
     {
-      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_USER_EXISTS,
-                   "user %s already exists; mxprov never modifies an existing account: "
-                   "choose another --username", user_id);
-      return FALSE;
+      *out_exists = TRUE;
+      return TRUE;
     }
   if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_NOT_FOUND)
       && mxprov_matrix_error_get_status (error_local) == 404)
-    return TRUE;
-  g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
-                              "cannot tell whether %s exists, so nothing was created: ", user_id);
+    {
+      *out_exists = FALSE;
+      return TRUE;
+    }
+  g_propagate_error (error, g_steal_pointer (&error_local));
   return FALSE;
 }
 
+/* After a lost PUT answer the account exists: did our PUT make it? Only
+ * the holder of the password we just generated can log in. */
 static gboolean
-create_user (MxprovHttp *http, const gchar *admin_token, const gchar *user_id,
+prove_ownership (MxprovHttp *http, const gchar *user_id, const gchar *password,
+                 gboolean *out_ours, GError **error)
+{
+  g_autoptr(GError) error_local = NULL;
+  g_autofree gchar *device_id = mxprov_matrix_new_device_id ();
+  g_autofree gchar *logged_in_as = NULL;
+  g_autoptr(MxprovSecret) token = NULL;
+
+  if (!mxprov_matrix_password_login (http, user_id, password, device_id, &logged_in_as, &token,
+                                     &error_local))
+    {
+      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN))
+        {
+          *out_ours = FALSE;
+          return TRUE;
+        }
+      g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                  "checking whether %s is the account mxprov just made: ", user_id);
+      return FALSE;
+    }
+  /* That login made a device for the new user: remove it again. */
+  if (!mxprov_matrix_logout (http, token, &error_local))
+    g_warning ("could not log out the check session of %s: %s", user_id, error_local->message);
+  *out_ours = TRUE;
+  return TRUE;
+}
+
+static gboolean
+create_user (SynapseUser *self, MxprovHttp *http, const gchar *admin_token, const gchar *user_id,
              const gchar *user_path, const gchar *password, const gchar *displayname,
              GError **error)
 {
-  g_autoptr(MxprovSecretJson) body = json_object_new_object ();
-  g_autoptr(MxprovSecretJson) answer = NULL;
-  guint status = 0;
+  for (guint attempt = 1;; attempt++)
+    {
+      g_autoptr(MxprovSecretJson) body = json_object_new_object ();
+      g_autoptr(MxprovSecretJson) answer = NULL;
+      g_autoptr(GError) error_local = NULL;
+      gboolean exists = FALSE;
+      gboolean ours = FALSE;
+      guint status = 0;
 
-  json_object_object_add (body, "password", json_object_new_string (password));
-  json_object_object_add (body, "admin", json_object_new_boolean (FALSE));
-  if (displayname != NULL)
-    json_object_object_add (body, "displayname", json_object_new_string (displayname));
-  answer = mxprov_http_request (http, "PUT", user_path, admin_token, body, &status, error);
-  if (answer == NULL)
-    {
-      g_prefix_error (error, "creating %s: ", user_id);
-      return FALSE;
+      json_object_object_add (body, "password", json_object_new_string (password));
+      json_object_object_add (body, "admin", json_object_new_boolean (FALSE));
+      if (displayname != NULL)
+        json_object_object_add (body, "displayname", json_object_new_string (displayname));
+      answer = mxprov_http_request (http, "PUT", user_path, admin_token, body, &status,
+                                    &error_local);
+      if (answer != NULL && status == 201)
+        break;
+      if (answer != NULL)
+        {
+          /* Someone created the account between our lookup and our PUT,
+           * and Synapse applied our PUT to it. Say exactly that. */
+          g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_USER_EXISTS,
+                       "user %s was created by someone else while mxprov was running (HTTP %u "
+                       "instead of 201); Synapse applied mxprov's request to it, replacing its "
+                       "password and logging out its devices. Check that account; it was not "
+                       "provisioned", user_id, status);
+          return FALSE;
+        }
+      if (!mxprov_error_maybe_applied (error_local) || attempt >= MAX_CREATE_ATTEMPTS)
+        {
+          g_propagate_prefixed_error (error, g_steal_pointer (&error_local), "creating %s: ",
+                                      user_id);
+          return FALSE;
+        }
+      g_message ("creating %s: %s; checking whether it was created anyway", user_id,
+                 error_local->message);
+      if (!lookup_user (http, admin_token, user_path, &exists, error))
+        {
+          g_prefix_error (error, "creating %s: the answer was lost, and then: ", user_id);
+          return FALSE;
+        }
+      if (!exists)
+        continue;
+      if (!prove_ownership (http, user_id, password, &ours, error))
+        return FALSE;
+      if (!ours)
+        {
+          g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_USER_EXISTS,
+                       "user %s was created by someone else while mxprov was running; "
+                       "choose another --username", user_id);
+          return FALSE;
+        }
+      g_info ("%s was created by the request whose answer was lost", user_id);
+      break;
     }
-  if (status != 201)
-    {
-      /* Someone created the account between our lookup and our PUT, and
-       * Synapse applied our PUT to it. Say exactly that. */
-      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_USER_EXISTS,
-                   "user %s was created by someone else while mxprov was running (HTTP %u instead "
-                   "of 201); Synapse applied mxprov's request to it, replacing its password and "
-                   "logging out its devices. Check that account; it was not provisioned",
-                   user_id, status);
-      return FALSE;
-    }
+  self->created_user_id = g_strdup (user_id);
   return TRUE;
 }
 
@@ -114,6 +183,7 @@ synapse_user_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
   const gchar *server_name;
   const gchar *localpart;
   const gchar *token;
+  gboolean exists = FALSE;
 
   if ((admin_token = mxprov_context_lookup (context, "admin.token", error)) == NULL
       || (server_name = mxprov_context_lookup (context, "server.name", error)) == NULL
@@ -125,13 +195,23 @@ synapse_user_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
   user_id = mxprov_matrix_user_id (localpart, server_name);
   escaped = mxprov_http_escape (user_id);
   user_path = g_strdup_printf ("/_synapse/admin/v2/users/%s", escaped);
-  if (!check_user_absent (http, admin_token, user_id, user_path, error))
-    return FALSE;
+  if (!lookup_user (http, admin_token, user_path, &exists, error))
+    {
+      g_prefix_error (error, "cannot tell whether %s exists, so nothing was created: ", user_id);
+      return FALSE;
+    }
+  if (exists)
+    {
+      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_USER_EXISTS,
+                   "user %s already exists; mxprov never modifies an existing account: "
+                   "choose another --username", user_id);
+      return FALSE;
+    }
 
   password = mxprov_secret_generate_password (self->password_bytes, error);
   if (password == NULL)
     return FALSE;
-  if (!create_user (http, admin_token, user_id, user_path, password,
+  if (!create_user (self, http, admin_token, user_id, user_path, password,
                     mxprov_context_get (context, "user.displayname"), error))
     return FALSE;
   mxprov_context_set (context, "user.id", user_id, MXPROV_CONTEXT_FLAG_NONE);
@@ -140,15 +220,16 @@ synapse_user_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
   g_info ("created %s", user_id);
 
   /* Login-as-user hands out a token without checking the user exists, so
-   * it comes only after the 201 above. The token expires by itself and is
-   * also logged out in cleanup. */
+   * it comes only after the creation above. Retrying it is safe: a token
+   * whose answer was lost expires by itself (valid_until_ms), and rollback
+   * revokes it with the account. */
   login_path = g_strdup_printf ("/_synapse/admin/v1/users/%s/login", escaped);
   login_body = json_object_new_object ();
   json_object_object_add (login_body, "valid_until_ms",
                           json_object_new_int64 (g_get_real_time () / 1000
                                                  + (gint64) self->token_lifetime_s * 1000));
-  login_answer = mxprov_http_request (http, "POST", login_path, admin_token, login_body, NULL,
-                                      error);
+  login_answer = mxprov_http_request_full (http, "POST", login_path, admin_token, login_body,
+                                           MXPROV_HTTP_FLAG_RETRY_SAFE, NULL, error);
   if (login_answer == NULL)
     {
       g_prefix_error (error, "getting a token for %s: ", user_id);
@@ -162,6 +243,42 @@ synapse_user_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
     }
   self->user_token = g_strdup (token);
   mxprov_context_set (context, "user.token", token, MXPROV_CONTEXT_FLAG_SECRET);
+  return TRUE;
+}
+
+/* Synapse cannot delete accounts: deactivate with erase, which logs out
+ * every session, leaves every room and removes the profile. */
+static gboolean
+synapse_user_rollback (MxprovPlugin *plugin, MxprovContext *context, GError **error)
+{
+  SynapseUser *self = mxprov_plugin_get_data (plugin);
+  g_autoptr(json_object) body = NULL;
+  g_autoptr(json_object) answer = NULL;
+  g_autofree gchar *escaped = NULL;
+  g_autofree gchar *path = NULL;
+  const gchar *admin_token;
+
+  if (self->created_user_id == NULL)
+    return TRUE;
+  admin_token = mxprov_context_lookup (context, "admin.token", error);
+  if (admin_token == NULL)
+    return FALSE;
+  escaped = mxprov_http_escape (self->created_user_id);
+  path = g_strdup_printf ("/_synapse/admin/v1/deactivate/%s", escaped);
+  body = json_object_new_object ();
+  json_object_object_add (body, "erase", json_object_new_boolean (TRUE));
+  answer = mxprov_http_request_full (mxprov_context_get_http (context), "POST", path, admin_token,
+                                     body, MXPROV_HTTP_FLAG_RETRY_SAFE, NULL, error);
+  if (answer == NULL)
+    {
+      g_prefix_error (error, "%s is left active (with a password nobody has); deactivate it "
+                      "with POST /_synapse/admin/v1/deactivate/%s: ",
+                      self->created_user_id, self->created_user_id);
+      return FALSE;
+    }
+  g_message ("rolled back: deactivated %s and erased its profile; Synapse cannot delete "
+             "accounts, so the name stays taken", self->created_user_id);
+  g_clear_pointer (&self->created_user_id, g_free);
   return TRUE;
 }
 
@@ -194,5 +311,6 @@ MXPROV_PLUGIN_DEFINE (
   .options = options,
   .init = synapse_user_init,
   .run = synapse_user_run,
+  .rollback = synapse_user_rollback,
   .cleanup = synapse_user_cleanup,
 )

@@ -18,6 +18,10 @@
 #include "mxprov-step-config.h"
 
 #define DEFAULT_DISPLAY_NAME "Lotti Sync"
+/* The whole run, retries and rate-limit waits included. */
+#define DEFAULT_TIMEOUT_S 120
+/* One attempt of one request: Synapse's slowest call takes ~0.3 s. */
+#define DEFAULT_REQUEST_TIMEOUT_S 30
 
 typedef struct {
   gchar *homeserver;
@@ -31,7 +35,10 @@ typedef struct {
   gchar *format;
   gchar *cacert;
   gint timeout;
+  gint request_timeout;
   gboolean check_only;
+  gboolean no_rollback;
+  gboolean allow_insecure_http;
 } ProvisionOptions;
 
 static void
@@ -94,9 +101,18 @@ apply_config_defaults (ProvisionOptions *o, GKeyFile *keyfile, GError **error)
   if (o->timeout <= 0)
     {
       guint timeout;
-      if (!mxprov_config_get_uint (keyfile, "provision", "timeout", 60, 1, 3600, &timeout, error))
+      if (!mxprov_config_get_uint (keyfile, "provision", "timeout", DEFAULT_TIMEOUT_S, 1, 86400,
+                                   &timeout, error))
         return FALSE;
       o->timeout = (gint) timeout;
+    }
+  if (o->request_timeout <= 0)
+    {
+      guint timeout;
+      if (!mxprov_config_get_uint (keyfile, "provision", "request-timeout",
+                                   DEFAULT_REQUEST_TIMEOUT_S, 1, 3600, &timeout, error))
+        return FALSE;
+      o->request_timeout = (gint) timeout;
     }
   return TRUE;
 }
@@ -164,6 +180,45 @@ check_server_speaks_matrix (MxprovHttp *http, GError **error)
   return TRUE;
 }
 
+/* Plain http:// sends the admin password in clear text: only to this
+ * machine, unless the admin says otherwise. */
+static gboolean
+check_transport_security (const gchar *url, GError **error)
+{
+  g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  g_autoptr(GInetAddress) address = NULL;
+  const gchar *host;
+
+  if (uri == NULL || g_ascii_strcasecmp (g_uri_get_scheme (uri), "http") != 0)
+    return TRUE;
+  host = g_uri_get_host (uri);
+  address = g_inet_address_new_from_string (host);
+  if ((address != NULL && g_inet_address_get_is_loopback (address))
+      || g_ascii_strcasecmp (host, "localhost") == 0)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "refusing %s: plain http:// to another machine would send the admin password "
+               "unencrypted; use https://, or --allow-insecure-http on a network you trust",
+               url);
+  return FALSE;
+}
+
+/* Hand the bundle over: to the --output file or standard output. If this
+ * fails the account is useless (nobody has its password), so the caller
+ * rolls back as after any other failure. */
+static gboolean
+deliver_bundle (MxprovOutput *output, MxprovContext *context, const gchar *bundle_key,
+                GError **error)
+{
+  const gchar *bundle = mxprov_context_lookup (context, bundle_key, error);
+
+  if (bundle == NULL)
+    return FALSE;
+  if (output != NULL)
+    return mxprov_output_commit (output, bundle, error);
+  return mxprov_output_write_line (STDOUT_FILENO, bundle, "standard output", error);
+}
+
 static gint
 fail (const GError *error)
 {
@@ -213,7 +268,13 @@ mxprov_cmd_provision (gint argc, gchar **argv)
     { "cacert", 0, 0, G_OPTION_ARG_FILENAME, &o.cacert,
       "Trust the CA certificates in FILE (PEM) instead of the system's", "FILE" },
     { "timeout", 't', 0, G_OPTION_ARG_INT, &o.timeout,
-      "Give up on a request after SECONDS (default 60)", "SECONDS" },
+      "Give up after SECONDS in all, retries included (default 120)", "SECONDS" },
+    { "request-timeout", 0, 0, G_OPTION_ARG_INT, &o.request_timeout,
+      "Give up on one attempt of one request after SECONDS (default 30)", "SECONDS" },
+    { "no-rollback", 0, 0, G_OPTION_ARG_NONE, &o.no_rollback,
+      "After a failure, keep what was made (and say what it is) instead of undoing it", NULL },
+    { "allow-insecure-http", 0, 0, G_OPTION_ARG_NONE, &o.allow_insecure_http,
+      "Allow a plain http:// homeserver URL that is not on this machine", NULL },
     { "check", 0, 0, G_OPTION_ARG_NONE, &o.check_only,
       "Only validate: the config, the server, and the admin credentials; create nothing", NULL },
     { "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, mxprov_option_verbose_cb,
@@ -259,10 +320,10 @@ mxprov_cmd_provision (gint argc, gchar **argv)
                    "--format must be base64 or json, not '%s'", o.format);
       return fail (error);
     }
-  if (o.timeout < 0)
+  if (o.timeout < 0 || o.request_timeout < 0)
     {
       g_set_error_literal (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
-                           "--timeout must be a positive number of seconds");
+                           "--timeout and --request-timeout must be positive numbers of seconds");
       return fail (error);
     }
 
@@ -310,7 +371,10 @@ mxprov_cmd_provision (gint argc, gchar **argv)
   http = mxprov_http_new (o.homeserver, &error);
   if (http == NULL)
     return fail (error);
-  mxprov_http_set_timeouts (http, MIN ((guint) o.timeout, 10) * 1000, (guint) o.timeout * 1000);
+  if (!o.allow_insecure_http && !check_transport_security (o.homeserver, &error))
+    return fail (error);
+  mxprov_http_set_timeouts (http, MIN ((guint) o.request_timeout, 10) * 1000,
+                            (guint) o.request_timeout * 1000);
   if (o.cacert != NULL)
     {
       if (!g_file_test (o.cacert, G_FILE_TEST_IS_REGULAR))
@@ -339,10 +403,24 @@ mxprov_cmd_provision (gint argc, gchar **argv)
     }
 
   /* The network part. */
+  mxprov_http_set_deadline (http, g_get_monotonic_time () + (gint64) o.timeout * G_USEC_PER_SEC);
   if (!check_server_speaks_matrix (http, &error))
     return fail (error);
-  if (!mxprov_pipeline_run (pipeline, context, o.check_only ? "auth" : NULL, &error))
-    return fail (error);
+  if (!mxprov_pipeline_execute (pipeline, context, o.check_only ? "auth" : NULL, &error)
+      || (!o.check_only && !deliver_bundle (output, context, bundle_key, &error)))
+    {
+      if (o.no_rollback)
+        {
+          g_autofree gchar *made = mxprov_pipeline_describe_results (pipeline, context);
+          if (*made != '\0')
+            g_message ("--no-rollback: left in place: %s", made);
+        }
+      else
+        mxprov_pipeline_rollback (pipeline, context);
+      mxprov_pipeline_cleanup (pipeline, context);
+      return fail (error);
+    }
+  mxprov_pipeline_cleanup (pipeline, context);
 
   if (o.check_only)
     {
@@ -355,21 +433,8 @@ mxprov_cmd_provision (gint argc, gchar **argv)
       return EX_OK;
     }
 
-  if (output != NULL)
-    {
-      if (!mxprov_output_commit (output, mxprov_context_get (context, bundle_key), &error))
-        return fail (error);
-      fprintf (stderr, "mxprov: provisioned %s with room %s; bundle written to %s\n",
-               mxprov_context_get (context, "user.id"), mxprov_context_get (context, "room.id"),
-               o.output_file);
-    }
-  else
-    {
-      fprintf (stderr, "mxprov: provisioned %s with room %s\n",
-               mxprov_context_get (context, "user.id"), mxprov_context_get (context, "room.id"));
-      if (!mxprov_output_write_line (STDOUT_FILENO, mxprov_context_get (context, bundle_key),
-                                     "standard output", &error))
-        return fail (error);
-    }
+  fprintf (stderr, "mxprov: provisioned %s with room %s%s%s\n",
+           mxprov_context_get (context, "user.id"), mxprov_context_get (context, "room.id"),
+           output != NULL ? "; bundle written to " : "", output != NULL ? o.output_file : "");
   return EX_OK;
 }

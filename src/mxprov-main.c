@@ -3,11 +3,16 @@
 
 #include <locale.h>
 #include <signal.h>
+#include <sys/resource.h>
+#ifdef HAVE_SYS_PRCTL_H
+#include <sys/prctl.h>
+#endif
 #include <stdio.h>
 #include <sysexits.h>
 #include <curl/curl.h>
 
 #include <mxprov/mxprov-abi.h>
+#include "lib/mxprov-secure-alloc-private.h"
 #include "mxprov-commands.h"
 #include "mxprov-log.h"
 
@@ -38,10 +43,34 @@ print_usage (FILE *out)
            "  --version   show the version and the plugin ABI version\n");
 }
 
+/* A core dump or a debugger attached by another process of the same user
+ * would show the admin password and tokens: forbid both. */
+static void
+forbid_core_dumps (void)
+{
+  struct rlimit none = { 0, 0 };
+
+  setrlimit (RLIMIT_CORE, &none);
+#ifdef HAVE_SYS_PRCTL_H
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
+}
+
 int
 main (int argc, char **argv)
 {
+  gboolean wiping_allocators = FALSE;
   gint rc;
+
+  forbid_core_dumps ();
+  /* Before anything touches OpenSSL or libcurl, so that every buffer they
+   * free is wiped; this also does curl_global_init, once, in the host and
+   * never in a plugin (it is not thread safe). */
+  if (!mxprov_secure_alloc_install (&wiping_allocators))
+    {
+      fprintf (stderr, "mxprov: error: cannot initialise libcurl\n");
+      return EX_SOFTWARE;
+    }
 
   setlocale (LC_ALL, "");
   /* A closed stdout must be an error we report (the account exists by
@@ -66,13 +95,8 @@ main (int argc, char **argv)
       return EX_OK;
     }
 
-  /* curl_global_init once, in the host and never in a plugin: it is not
-   * thread safe and plugins cannot know whether it already ran. */
-  if (curl_global_init (CURL_GLOBAL_DEFAULT) != CURLE_OK)
-    {
-      fprintf (stderr, "mxprov: error: cannot initialise libcurl\n");
-      return EX_SOFTWARE;
-    }
+  if (!wiping_allocators)
+    g_debug ("libcurl or OpenSSL kept its own allocator: their buffers are not wiped on free");
   if (g_strcmp0 (argv[1], "provision") == 0)
     rc = mxprov_cmd_provision (argc - 1, argv + 1);
   else if (g_strcmp0 (argv[1], "plugins") == 0)

@@ -14,6 +14,7 @@ G_DEFINE_QUARK (mxprov-pipeline-error-quark, mxprov_pipeline_error)
 
 struct _MxprovPipeline {
   GPtrArray *plugins; /* MxprovPlugin, in step order */
+  guint n_ran;        /* steps whose run was called */
 };
 
 /* Inputs the host fills from the command line or [provision]; the hint
@@ -236,12 +237,12 @@ run_step (MxprovPlugin *plugin, MxprovContext *context, GError **error)
 }
 
 gboolean
-mxprov_pipeline_run (MxprovPipeline *self, MxprovContext *context, const gchar *last_step,
-                     GError **error)
+mxprov_pipeline_execute (MxprovPipeline *self, MxprovContext *context, const gchar *last_step,
+                         GError **error)
 {
-  gboolean ok = TRUE;
-  guint n_ran = 0;
   guint n_steps = self->plugins->len;
+
+  g_return_val_if_fail (self->n_ran == 0, FALSE);
 
   /* With last_step, run up to and including it, and nothing at all if the
    * pipeline lacks it: --check must never reach a step that creates. */
@@ -256,14 +257,54 @@ mxprov_pipeline_run (MxprovPipeline *self, MxprovContext *context, const gchar *
             n_steps = i + 1;
         }
     }
-  for (guint i = 0; i < n_steps && ok; i++)
+  for (guint i = 0; i < n_steps; i++)
     {
-      n_ran = i + 1;
-      ok = run_step (g_ptr_array_index (self->plugins, i), context, error);
+      self->n_ran = i + 1;
+      if (!run_step (g_ptr_array_index (self->plugins, i), context, error))
+        return FALSE;
     }
+  return TRUE;
+}
+
+/* Rollback and cleanup talk to the server after a failure that may have
+ * been the run's --timeout running out: give them time of their own. */
+static void
+grant_grace_time (MxprovContext *context)
+{
+  MxprovHttp *http = mxprov_context_get_http (context);
+  if (http != NULL)
+    mxprov_http_set_deadline (http, g_get_monotonic_time () + MXPROV_PIPELINE_GRACE_US);
+}
+
+void
+mxprov_pipeline_rollback (MxprovPipeline *self, MxprovContext *context)
+{
+  grant_grace_time (context);
+  /* The failed step too: it may have made something before it failed
+   * (a user whose token request then failed). Rollback is best effort:
+   * failures are warnings, the original error stays the one reported. */
+  for (guint i = self->n_ran; i > 0; i--)
+    {
+      MxprovPlugin *plugin = g_ptr_array_index (self->plugins, i - 1);
+      const MxprovPluginInfo *info = mxprov_plugin_get_info_struct (plugin);
+      g_autoptr(GError) error = NULL;
+
+      if (info->rollback == NULL)
+        continue;
+      g_debug ("step %s: rollback by plugin %s", info->step, info->name);
+      if (!info->rollback (plugin, context, &error))
+        g_warning ("%s: rollback failed: %s", info->name,
+                   error != NULL ? error->message : "no reason given (a bug in the plugin)");
+    }
+}
+
+void
+mxprov_pipeline_cleanup (MxprovPipeline *self, MxprovContext *context)
+{
+  grant_grace_time (context);
   /* Cleanup runs for the failed step too: it may have logged in before it
    * failed, and that session must not outlive the run. */
-  for (guint i = n_ran; i > 0; i--)
+  for (guint i = self->n_ran; i > 0; i--)
     {
       MxprovPlugin *plugin = g_ptr_array_index (self->plugins, i - 1);
       const MxprovPluginInfo *info = mxprov_plugin_get_info_struct (plugin);
@@ -273,5 +314,39 @@ mxprov_pipeline_run (MxprovPipeline *self, MxprovContext *context, const gchar *
           info->cleanup (plugin, context);
         }
     }
+}
+
+gchar *
+mxprov_pipeline_describe_results (MxprovPipeline *self, MxprovContext *context)
+{
+  g_autoptr(GString) text = g_string_new (NULL);
+
+  for (guint i = 0; i < self->n_ran; i++)
+    {
+      const MxprovPluginInfo *info =
+        mxprov_plugin_get_info_struct (g_ptr_array_index (self->plugins, i));
+      for (gsize k = 0; info->provides != NULL && info->provides[k] != NULL; k++)
+        {
+          const gchar *key = info->provides[k];
+          const gchar *value = mxprov_context_get (context, key);
+
+          /* secrets are named, never shown */
+          if (value == NULL || mxprov_context_is_secret (context, key))
+            continue;
+          g_string_append_printf (text, "%s%s=%s", text->len > 0 ? ", " : "", key, value);
+        }
+    }
+  return g_string_free (g_steal_pointer (&text), FALSE);
+}
+
+gboolean
+mxprov_pipeline_run (MxprovPipeline *self, MxprovContext *context, const gchar *last_step,
+                     gboolean rollback_on_failure, GError **error)
+{
+  gboolean ok = mxprov_pipeline_execute (self, context, last_step, error);
+
+  if (!ok && rollback_on_failure)
+    mxprov_pipeline_rollback (self, context);
+  mxprov_pipeline_cleanup (self, context);
   return ok;
 }

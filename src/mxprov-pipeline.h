@@ -42,12 +42,25 @@ gboolean mxprov_pipeline_check (MxprovPipeline *self, MxprovContext *context,
                                 const gchar *const *deferred,
                                 const gchar *const *outputs, GError **error);
 
+/* Time rollback and cleanup get, whatever was left of --timeout. */
+#define MXPROV_PIPELINE_GRACE_US (30 * G_USEC_PER_SEC)
+
 /* Run the steps in order; with `last_step`, only up to and including that
- * step (none if the pipeline has no such step). Whatever
- * happens, every step whose run was called gets its cleanup, in reverse
- * order. Errors are prefixed with the failing plugin's name. */
+ * step (none if the pipeline has no such step). Errors are prefixed with
+ * the failing plugin's name. Call once per pipeline. */
+gboolean mxprov_pipeline_execute (MxprovPipeline *self, MxprovContext *context,
+                                  const gchar *last_step, GError **error);
+/* Undo what the steps that ran made, the last (possibly failed) one first. */
+void mxprov_pipeline_rollback (MxprovPipeline *self, MxprovContext *context);
+/* Every step whose run was called gets its cleanup, in reverse order. */
+void mxprov_pipeline_cleanup (MxprovPipeline *self, MxprovContext *context);
+/* "user.id=@a:b, room.id=!c" for the non-secret keys the steps that ran
+ * provided: what --no-rollback leaves behind. */
+gchar *mxprov_pipeline_describe_results (MxprovPipeline *self, MxprovContext *context);
+/* execute, then rollback if it failed and `rollback_on_failure`, then cleanup. */
 gboolean mxprov_pipeline_run (MxprovPipeline *self, MxprovContext *context,
-                              const gchar *last_step, GError **error);
+                              const gchar *last_step, gboolean rollback_on_failure,
+                              GError **error);
 
 /* The --help text for an input key ("--username"), or NULL. */
 const gchar *mxprov_pipeline_input_hint (const gchar *key);

@@ -24,6 +24,8 @@ fixture_setup (Fixture *f, gconstpointer data)
   f->http = mxprov_http_new (test_homeserver_get_url (f->hs), &error);
   g_assert_no_error (error);
   mxprov_http_set_timeouts (f->http, 2000, 2000);
+  /* keep the persistent-fault cases short: 2 retries, at most ~0.75 s of backoff */
+  mxprov_http_set_max_retries (f->http, 2);
 }
 
 static void
@@ -40,10 +42,20 @@ get_versions (Fixture *f, GError **error)
   return mxprov_http_request (f->http, "GET", "/_matrix/client/versions", NULL, NULL, NULL, error);
 }
 
+/* A fault on every attempt, or on the first one only. */
+#define PERSISTENT 1000
+#define ONCE 1
+
 static void
 add_fault (Fixture *f, const TestFault *fault, guint count)
 {
   test_homeserver_add_fault (f->hs, "GET", "/_matrix/client/versions", 0, count, fault);
+}
+
+static guint
+n_attempts (Fixture *f)
+{
+  return test_homeserver_count_requests (f->hs, "GET", "/_matrix/client/versions");
 }
 
 static void
@@ -136,10 +148,13 @@ test_error_without_errcode (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(json_object) answer = NULL;
 
-  add_fault (f, &fault, 1);
+  add_fault (f, &fault, PERSISTENT);
   answer = get_versions (f, &error);
   g_assert_error (error, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_UNKNOWN);
   g_assert_cmpuint (mxprov_matrix_error_get_status (error), ==, 500);
+  /* a 500 on a GET is retried: 1 + 2 attempts */
+  g_assert_cmpuint (n_attempts (f), ==, 3);
+  g_assert_true (mxprov_error_maybe_applied (error));
   g_assert_null (mxprov_matrix_error_get_errcode (error));
   g_assert_nonnull (strstr (error->message, "nonce expired (HTTP 500)"));
   g_assert_cmpint (mxprov_exit_code_for_error (error), ==, EX_UNAVAILABLE);
@@ -152,12 +167,15 @@ test_html_502 (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(json_object) answer = NULL;
 
-  add_fault (f, &fault, 1);
+  add_fault (f, &fault, PERSISTENT);
   answer = get_versions (f, &error);
-  g_assert_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_NOT_JSON);
+  g_assert_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_BAD_GATEWAY);
+  g_assert_cmpuint (mxprov_http_error_get_status (error), ==, 502);
   g_assert_nonnull (strstr (error->message, "HTTP 502"));
   g_assert_nonnull (strstr (error->message, "text/html"));
-  g_assert_cmpint (mxprov_exit_code_for_error (error), ==, EX_PROTOCOL);
+  g_assert_true (mxprov_error_maybe_applied (error));
+  g_assert_cmpuint (n_attempts (f), ==, 3);
+  g_assert_cmpint (mxprov_exit_code_for_error (error), ==, EX_UNAVAILABLE);
 }
 
 static void
@@ -167,11 +185,15 @@ test_malformed_json (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(json_object) answer = NULL;
 
-  add_fault (f, &fault, 1);
+  add_fault (f, &fault, PERSISTENT);
   answer = get_versions (f, &error);
   g_assert_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_NOT_JSON);
   g_assert_nonnull (strstr (error->message, "HTTP 200"));
   g_assert_nonnull (strstr (error->message, "application/json"));
+  /* garbage in a 2xx: the request may have worked, and is worth a retry */
+  g_assert_true (mxprov_error_maybe_applied (error));
+  g_assert_cmpuint (n_attempts (f), ==, 3);
+  g_assert_cmpint (mxprov_exit_code_for_error (error), ==, EX_PROTOCOL);
 }
 
 static void
@@ -181,7 +203,7 @@ test_json_not_object (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(json_object) answer = NULL;
 
-  add_fault (f, &fault, 1);
+  add_fault (f, &fault, PERSISTENT);
   answer = get_versions (f, &error);
   g_assert_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_NOT_JSON);
 }
@@ -193,7 +215,7 @@ test_trailing_garbage (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(json_object) answer = NULL;
 
-  add_fault (f, &fault, 1);
+  add_fault (f, &fault, PERSISTENT);
   answer = get_versions (f, &error);
   g_assert_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_NOT_JSON);
 }
@@ -205,10 +227,11 @@ test_dropped (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(json_object) answer = NULL;
 
-  add_fault (f, &fault, 1);
+  add_fault (f, &fault, PERSISTENT);
   answer = get_versions (f, &error);
   g_assert_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_CONNECTION_LOST);
   g_assert_nonnull (strstr (error->message, "may or may not have taken effect"));
+  g_assert_true (mxprov_error_maybe_applied (error));
   g_assert_cmpint (mxprov_exit_code_for_error (error), ==, EX_UNAVAILABLE);
 }
 
@@ -219,7 +242,7 @@ test_truncated (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(json_object) answer = NULL;
 
-  add_fault (f, &fault, 1);
+  add_fault (f, &fault, PERSISTENT);
   answer = get_versions (f, &error);
   g_assert_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_CONNECTION_LOST);
 }
@@ -232,9 +255,12 @@ test_timeout (Fixture *f, gconstpointer data)
   g_autoptr(json_object) answer = NULL;
 
   mxprov_http_set_timeouts (f->http, 500, 300);
-  add_fault (f, &fault, 1);
+  mxprov_http_set_max_retries (f->http, 0);
+  add_fault (f, &fault, PERSISTENT);
   answer = get_versions (f, &error);
   g_assert_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_TIMEOUT);
+  /* the request was sent: it may have been acted on */
+  g_assert_true (mxprov_error_maybe_applied (error));
   g_assert_cmpint (mxprov_exit_code_for_error (error), ==, EX_UNAVAILABLE);
 }
 
@@ -251,6 +277,7 @@ test_too_large (Fixture *f, gconstpointer data)
   g_string_append (big, "\"}");
   fault.body = big->str;
   add_fault (f, &fault, 2);
+  mxprov_http_set_max_retries (f->http, 0);
 
   /* a cap below the answer's 32 kB refuses it ... */
   mxprov_http_set_max_response_size (f->http, 16 * 1024);
@@ -336,7 +363,7 @@ test_redirect_not_followed (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(json_object) answer = NULL;
 
-  add_fault (f, &fault, 1);
+  add_fault (f, &fault, PERSISTENT);
   answer = get_versions (f, &error);
   g_assert_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_FAILED);
   g_assert_nonnull (strstr (error->message, "redirected"));
@@ -381,6 +408,113 @@ test_tls_verified (void)
   test_homeserver_stop (hs);
 }
 
+/* Each transient fault, once: a GET is retried and succeeds. */
+static void
+test_transient_faults_retried (Fixture *f, gconstpointer data)
+{
+  const TestFault faults[] = {
+    { .kind = TEST_FAULT_HTML_502 },
+    { .kind = TEST_FAULT_STATUS, .status = 503, .content_type = "text/plain", .body = "busy" },
+    { .kind = TEST_FAULT_STATUS, .status = 504, .body = "{\"errcode\":\"M_UNKNOWN\",\"error\":\"gateway timeout\"}" },
+    { .kind = TEST_FAULT_STATUS, .status = 500, .body = "{\"errcode\":\"M_UNKNOWN\",\"error\":\"Internal server error\"}" },
+    { .kind = TEST_FAULT_DROP },
+    { .kind = TEST_FAULT_TRUNCATED },
+    { .kind = TEST_FAULT_MALFORMED_JSON },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (faults); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(json_object) answer = NULL;
+      guint before = n_attempts (f);
+
+      add_fault (f, &faults[i], ONCE);
+      answer = get_versions (f, &error);
+      g_assert_no_error (error);
+      g_assert_nonnull (answer);
+      g_assert_cmpuint (n_attempts (f) - before, ==, 2);
+    }
+}
+
+/* A POST that may have been applied is never repeated blindly: the caller
+ * must look first. One that certainly was not (429, 4xx) is. */
+static void
+test_unsafe_post_not_retried (Fixture *f, gconstpointer data)
+{
+  const TestFault drop = { .kind = TEST_FAULT_DROP, .after_handling = TRUE };
+  const TestFault limited = { .kind = TEST_FAULT_RATE_LIMIT, .retry_after_ms = 10 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(json_object) answer = NULL;
+  g_autoptr(json_object) body = json_object_new_object ();
+
+  json_object_object_add (body, "type", json_object_new_string ("m.login.password"));
+  json_object_object_add (body, "user", json_object_new_string ("admin"));
+  json_object_object_add (body, "password", json_object_new_string ("pw"));
+  /* count only our faults' 429s, not Synapse's login burst limit */
+  test_homeserver_set_login_rate_limit (f->hs, FALSE);
+
+  test_homeserver_add_fault (f->hs, "POST", "/_matrix/client/v3/login", 0, ONCE, &drop);
+  answer = mxprov_http_request (f->http, "POST", "/_matrix/client/v3/login", NULL, body, NULL, &error);
+  g_assert_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_CONNECTION_LOST);
+  g_assert_true (mxprov_error_maybe_applied (error));
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 1);
+  g_clear_error (&error);
+
+  /* the same request marked retry-safe is retried */
+  test_homeserver_add_fault (f->hs, "POST", "/_matrix/client/v3/login", 0, ONCE, &drop);
+  answer = mxprov_http_request_full (f->http, "POST", "/_matrix/client/v3/login", NULL, body,
+                                     MXPROV_HTTP_FLAG_RETRY_SAFE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 3);
+  g_clear_pointer (&answer, json_object_put);
+
+  /* a 429 is retried whatever the request: the server did nothing */
+  test_homeserver_add_fault (f->hs, "POST", "/_matrix/client/v3/login", 0, ONCE, &limited);
+  answer = mxprov_http_request (f->http, "POST", "/_matrix/client/v3/login", NULL, body, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 5);
+}
+
+/* The deadline bounds the whole request, retries and waits included. */
+static void
+test_deadline (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_HTML_502 };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(json_object) answer = NULL;
+
+  mxprov_http_set_max_retries (f->http, 100);
+  add_fault (f, &fault, PERSISTENT);
+  mxprov_http_set_deadline (f->http, g_get_monotonic_time () + G_USEC_PER_SEC);
+  answer = get_versions (f, &error);
+  g_assert_null (answer);
+  g_assert_nonnull (error);
+  /* far fewer than 100 attempts fit in one second of backoff */
+  g_assert_cmpuint (n_attempts (f), <, 10);
+  g_clear_error (&error);
+
+  /* and once past it, nothing is sent at all */
+  mxprov_http_set_deadline (f->http, g_get_monotonic_time () - 1);
+  answer = get_versions (f, &error);
+  g_assert_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_TIMEOUT);
+  g_assert_false (mxprov_error_maybe_applied (error));
+}
+
+static void
+test_maybe_applied_classification (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) forbidden = mxprov_matrix_error_new (403, "M_FORBIDDEN", "no", -1);
+  g_autoptr(GError) limited = mxprov_matrix_error_new (429, "M_LIMIT_EXCEEDED", "slow", 10);
+  g_autoptr(GError) crashed = mxprov_matrix_error_new (500, "M_UNKNOWN", "oops", -1);
+  g_autoptr(GError) other = g_error_new_literal (G_IO_ERROR, G_IO_ERROR_FAILED, "x");
+
+  g_assert_false (mxprov_error_maybe_applied (forbidden));
+  g_assert_false (mxprov_error_maybe_applied (limited));
+  g_assert_true (mxprov_error_maybe_applied (crashed));
+  g_assert_false (mxprov_error_maybe_applied (other));
+  g_assert_false (mxprov_error_maybe_applied (NULL));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -408,6 +542,10 @@ main (int argc, char **argv)
   ADD ("rate-limit-exhausted", test_rate_limit_exhausted);
   ADD ("rate-limit-too-long", test_rate_limit_too_long);
   ADD ("redirect-not-followed", test_redirect_not_followed);
+  ADD ("transient-faults-retried", test_transient_faults_retried);
+  ADD ("unsafe-post-not-retried", test_unsafe_post_not_retried);
+  ADD ("deadline", test_deadline);
+  ADD ("maybe-applied-classification", test_maybe_applied_classification);
   g_test_add_func ("/http/tls-verified", test_tls_verified);
 #undef ADD
   rc = g_test_run ();

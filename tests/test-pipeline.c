@@ -44,6 +44,20 @@ fake_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
     }
 }
 
+static gboolean rollback_fails;
+
+static gboolean
+fake_rollback (MxprovPlugin *plugin, MxprovContext *context, GError **error)
+{
+  g_string_append_printf (trace, "rollback:%s ", mxprov_plugin_get_name (plugin));
+  if (rollback_fails)
+    {
+      g_set_error (error, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_UNKNOWN, "server gone");
+      return FALSE;
+    }
+  return TRUE;
+}
+
 static void
 fake_cleanup (MxprovPlugin *plugin, MxprovContext *context)
 {
@@ -69,14 +83,14 @@ static const MxprovPluginInfo fake_user = {
   .abi_version = MXPROV_PLUGIN_ABI_VERSION, .struct_size = sizeof (MxprovPluginInfo),
   .name = "fake-user", .step = "user", .backend = "fake",
   .requires = user_requires, .provides = user_provides,
-  .run = fake_run, .cleanup = fake_cleanup,
+  .run = fake_run, .rollback = fake_rollback, .cleanup = fake_cleanup,
 };
 /* no cleanup: a NULL vfunc means nothing to do */
 static const MxprovPluginInfo fake_room = {
   .abi_version = MXPROV_PLUGIN_ABI_VERSION, .struct_size = sizeof (MxprovPluginInfo),
   .name = "fake-room", .step = "room", .backend = "fake",
   .requires = room_requires, .provides = room_provides,
-  .run = fake_run,
+  .run = fake_run, .rollback = fake_rollback,
 };
 static const MxprovPluginInfo fake_bundle = {
   .abi_version = MXPROV_PLUGIN_ABI_VERSION, .struct_size = sizeof (MxprovPluginInfo),
@@ -114,6 +128,7 @@ setup (void)
   trace = g_string_new (NULL);
   g_clear_pointer (&behaviours, g_hash_table_unref);
   behaviours = g_hash_table_new (g_str_hash, g_str_equal);
+  rollback_fails = FALSE;
 }
 
 static const MxprovPluginInfo *const full[] = { &fake_auth, &fake_user, &fake_room, &fake_bundle, NULL };
@@ -192,7 +207,7 @@ test_run_ok (void)
   g_autoptr(GError) error = NULL;
 
   setup ();
-  g_assert_true (mxprov_pipeline_run (pipeline, context, NULL, &error));
+  g_assert_true (mxprov_pipeline_run (pipeline, context, NULL, TRUE, &error));
   g_assert_no_error (error);
   g_assert_cmpstr (trace->str, ==,
                    "run:fake-auth run:fake-user run:fake-room run:fake-bundle "
@@ -208,7 +223,7 @@ test_run_stop_after (void)
   g_autoptr(GError) error = NULL;
 
   setup ();
-  g_assert_true (mxprov_pipeline_run (pipeline, context, "auth", &error));
+  g_assert_true (mxprov_pipeline_run (pipeline, context, "auth", TRUE, &error));
   g_assert_cmpstr (trace->str, ==, "run:fake-auth cleanup:fake-auth ");
   g_assert_false (mxprov_context_has (context, "user.id"));
 }
@@ -225,7 +240,7 @@ test_run_stop_after_missing_step (void)
   setup ();
   mxprov_context_set (context, "admin.token", "t", MXPROV_CONTEXT_FLAG_SECRET);
   mxprov_context_set (context, "server.name", "example.test", MXPROV_CONTEXT_FLAG_NONE);
-  g_assert_true (mxprov_pipeline_run (pipeline, context, "auth", &error));
+  g_assert_true (mxprov_pipeline_run (pipeline, context, "auth", TRUE, &error));
   g_assert_cmpstr (trace->str, ==, "");
 }
 
@@ -238,13 +253,16 @@ test_run_failure (void)
 
   setup ();
   g_hash_table_insert (behaviours, (gpointer) "fake-room", GINT_TO_POINTER (BEHAVE_FAIL));
-  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, &error));
+  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, TRUE, &error));
   /* the domain and code survive; the message names the plugin */
   g_assert_error (error, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN);
   g_assert_cmpstr (error->message, ==, "fake-room: server said no");
   /* the failed step's cleanup (none here) and every earlier one ran */
+  /* the failed step and the completed ones are rolled back, newest first,
+   * before any cleanup (rollback may need the admin's session) */
   g_assert_cmpstr (trace->str, ==,
                    "run:fake-auth run:fake-user run:fake-room "
+                   "rollback:fake-room rollback:fake-user "
                    "cleanup:fake-user cleanup:fake-auth ");
 }
 
@@ -257,8 +275,8 @@ test_run_failure_cleans_failed_step (void)
 
   setup ();
   g_hash_table_insert (behaviours, (gpointer) "fake-user", GINT_TO_POINTER (BEHAVE_FAIL));
-  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, &error));
-  g_assert_cmpstr (trace->str, ==, "run:fake-auth run:fake-user cleanup:fake-user cleanup:fake-auth ");
+  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, TRUE, &error));
+  g_assert_cmpstr (trace->str, ==, "run:fake-auth run:fake-user rollback:fake-user cleanup:fake-user cleanup:fake-auth ");
 }
 
 static void
@@ -270,12 +288,12 @@ test_run_silent_failure_is_bug (void)
 
   setup ();
   g_hash_table_insert (behaviours, (gpointer) "fake-user", GINT_TO_POINTER (BEHAVE_FAIL_SILENTLY));
-  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, &error));
+  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, TRUE, &error));
   g_assert_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_PLUGIN_BUG);
   g_assert_true (g_str_has_prefix (error->message, "fake-user: "));
   g_assert_nonnull (strstr (error->message, "bug in the plugin"));
   g_assert_cmpint (mxprov_exit_code_for_error (error), ==, EX_SOFTWARE);
-  g_assert_cmpstr (trace->str, ==, "run:fake-auth run:fake-user cleanup:fake-user cleanup:fake-auth ");
+  g_assert_cmpstr (trace->str, ==, "run:fake-auth run:fake-user rollback:fake-user cleanup:fake-user cleanup:fake-auth ");
 }
 
 static void
@@ -287,12 +305,70 @@ test_run_missing_provide_is_bug (void)
 
   setup ();
   g_hash_table_insert (behaviours, (gpointer) "fake-room", GINT_TO_POINTER (BEHAVE_FORGET_KEY));
-  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, &error));
+  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, TRUE, &error));
   g_assert_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_PLUGIN_BUG);
   g_assert_nonnull (strstr (error->message, "'room.id'"));
   g_assert_true (g_str_has_prefix (error->message, "fake-room: "));
   /* the bundle step never ran */
   g_assert_null (strstr (trace->str, "run:fake-bundle"));
+  g_assert_nonnull (strstr (trace->str, "rollback:fake-room rollback:fake-user"));
+}
+
+static void
+test_run_no_rollback (void)
+{
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (full);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *results = NULL;
+
+  setup ();
+  g_hash_table_insert (behaviours, (gpointer) "fake-bundle", GINT_TO_POINTER (BEHAVE_FAIL));
+  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, FALSE, &error));
+  g_assert_null (strstr (trace->str, "rollback:"));
+  g_assert_nonnull (strstr (trace->str, "cleanup:fake-auth"));
+  /* what is left, without the secrets */
+  results = mxprov_pipeline_describe_results (pipeline, context);
+  g_assert_cmpstr (results, ==, "admin.token=value, server.name=value, user.id=value, "
+                                "user.password=value, user.token=value, room.id=value");
+}
+
+static void
+test_run_describe_hides_secrets (void)
+{
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (full);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *results = NULL;
+
+  setup ();
+  mxprov_context_set (context, "user.password", "hunter2", MXPROV_CONTEXT_FLAG_SECRET);
+  mxprov_context_set (context, "admin.token", "tok", MXPROV_CONTEXT_FLAG_SECRET);
+  mxprov_context_set (context, "user.token", "tok2", MXPROV_CONTEXT_FLAG_SECRET);
+  g_hash_table_insert (behaviours, (gpointer) "fake-bundle", GINT_TO_POINTER (BEHAVE_FAIL));
+  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, FALSE, &error));
+  results = mxprov_pipeline_describe_results (pipeline, context);
+  g_assert_cmpstr (results, ==, "server.name=value, user.id=value, room.id=value");
+}
+
+/* A failing rollback is a warning; the step's own error is what is reported. */
+static void
+test_run_rollback_failure_is_warning (void)
+{
+  g_autoptr(MxprovPipeline) pipeline = make_pipeline (full);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+
+  setup ();
+  rollback_fails = TRUE;
+  g_hash_table_insert (behaviours, (gpointer) "fake-room", GINT_TO_POINTER (BEHAVE_FAIL));
+  g_test_expect_message ("mxprov", G_LOG_LEVEL_WARNING, "fake-room: rollback failed: server gone");
+  g_test_expect_message ("mxprov", G_LOG_LEVEL_WARNING, "fake-user: rollback failed: server gone");
+  g_assert_false (mxprov_pipeline_run (pipeline, context, NULL, TRUE, &error));
+  g_test_assert_expected_messages ();
+  g_assert_cmpstr (error->message, ==, "fake-room: server said no");
+  /* rollback of the user was still attempted after the room's failed */
+  g_assert_nonnull (strstr (trace->str, "rollback:fake-room rollback:fake-user cleanup:fake-user"));
 }
 
 int
@@ -312,6 +388,9 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline/run/failure-cleans-failed-step", test_run_failure_cleans_failed_step);
   g_test_add_func ("/pipeline/run/silent-failure-is-bug", test_run_silent_failure_is_bug);
   g_test_add_func ("/pipeline/run/missing-provide-is-bug", test_run_missing_provide_is_bug);
+  g_test_add_func ("/pipeline/run/no-rollback", test_run_no_rollback);
+  g_test_add_func ("/pipeline/run/describe-hides-secrets", test_run_describe_hides_secrets);
+  g_test_add_func ("/pipeline/run/rollback-failure-is-warning", test_run_rollback_failure_is_warning);
   rc = g_test_run ();
   g_clear_pointer (&behaviours, g_hash_table_unref);
   if (trace != NULL)

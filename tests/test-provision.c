@@ -414,12 +414,14 @@ test_html_502 (Fixture *f, gconstpointer data)
   const gchar *extra[] = { "--username", "behindproxy", NULL };
   g_autoptr(RunResult) r = NULL;
 
-  test_homeserver_add_fault (f->hs, "GET", "/_synapse/admin/v2/users/*", 0, 1, &fault);
+  /* a proxy that stays down: retried, then reported */
+  test_homeserver_add_fault (f->hs, "GET", "/_synapse/admin/v2/users/*", 0, 1000, &fault);
   r = provision (f, extra);
-  g_assert_cmpint (r->exit_code, ==, EX_PROTOCOL);
+  g_assert_cmpint (r->exit_code, ==, EX_UNAVAILABLE);
   assert_contains (r->err, "synapse-user");
   assert_contains (r->err, "HTTP 502");
   assert_contains (r->err, "text/html");
+  assert_contains (r->err, "retrying");
   assert_nothing_created (f);
 }
 
@@ -430,10 +432,11 @@ test_html_502_on_versions (Fixture *f, gconstpointer data)
   const gchar *extra[] = { "--username", "behindproxy", NULL };
   g_autoptr(RunResult) r = NULL;
 
-  test_homeserver_add_fault (f->hs, "GET", "/_matrix/client/versions", 0, 1, &fault);
+  test_homeserver_add_fault (f->hs, "GET", "/_matrix/client/versions", 0, 1000, &fault);
   r = provision (f, extra);
-  g_assert_cmpint (r->exit_code, ==, EX_PROTOCOL);
-  assert_contains (r->err, "does not look like a Matrix homeserver");
+  g_assert_cmpint (r->exit_code, ==, EX_UNAVAILABLE);
+  assert_contains (r->err, "cannot reach the homeserver");
+  assert_contains (r->err, "HTTP 502");
   /* no credential was sent to something that is not a homeserver */
   g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 0);
 }

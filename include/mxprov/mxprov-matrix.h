@@ -22,7 +22,19 @@ gchar *mxprov_matrix_user_id (const gchar *localpart, const gchar *server_name);
 
 /* Log `access_token` out (POST /_matrix/client/v3/logout): deletes the
  * device a password login made, or just the token for a login-as-user
- * token. Call it from cleanup so no session outlives the run. */
+ * token. Call it from cleanup so no session outlives the run. A token the
+ * server no longer knows counts as logged out. */
 gboolean mxprov_matrix_logout (MxprovHttp *http, const gchar *access_token, GError **error);
+
+/* A fresh device ID ("MXPROV" + 10 letters) for mxprov_matrix_password_login. */
+gchar *mxprov_matrix_new_device_id (void);
+
+/* Password login (m.login.password, m.id.user) on the device `device_id`,
+ * retried safely after lost answers. The token is a secret (free with
+ * mxprov_secret_free); log it out when done. */
+gboolean mxprov_matrix_password_login (MxprovHttp *http, const gchar *user,
+                                       const gchar *password, const gchar *device_id,
+                                       gchar **out_user_id, gchar **out_token,
+                                       GError **error);
 
 G_END_DECLS

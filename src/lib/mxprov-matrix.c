@@ -5,6 +5,7 @@
 
 #include <mxprov/mxprov-error.h>
 #include <mxprov/mxprov-matrix.h>
+#include <mxprov/mxprov-secret.h>
 
 static gboolean
 localpart_char_ok (gchar c)
@@ -98,8 +99,61 @@ gboolean
 mxprov_matrix_logout (MxprovHttp *http, const gchar *access_token, GError **error)
 {
   g_autoptr(json_object) answer = NULL;
+  g_autoptr(GError) error_local = NULL;
 
-  answer = mxprov_http_request (http, "POST", "/_matrix/client/v3/logout", access_token,
-                                NULL, NULL, error);
-  return answer != NULL;
+  answer = mxprov_http_request_full (http, "POST", "/_matrix/client/v3/logout", access_token,
+                                     NULL, MXPROV_HTTP_FLAG_RETRY_SAFE, NULL, &error_local);
+  if (answer != NULL)
+    return TRUE;
+  /* Already gone: an earlier attempt whose answer was lost, a deactivation
+   * by rollback, or expiry. Either way the session no longer exists. */
+  if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_UNKNOWN_TOKEN))
+    return TRUE;
+  g_propagate_error (error, g_steal_pointer (&error_local));
+  return FALSE;
+}
+
+gchar *
+mxprov_matrix_new_device_id (void)
+{
+  static const gchar alphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ";
+  GString *id = g_string_new ("MXPROV");
+
+  for (guint i = 0; i < 10; i++)
+    g_string_append_c (id, alphabet[g_random_int_range (0, sizeof alphabet - 1)]);
+  return g_string_free (id, FALSE);
+}
+
+gboolean
+mxprov_matrix_password_login (MxprovHttp *http, const gchar *user, const gchar *password,
+                              const gchar *device_id, gchar **out_user_id, gchar **out_token,
+                              GError **error)
+{
+  g_autoptr(MxprovSecretJson) body = json_object_new_object ();
+  g_autoptr(MxprovSecretJson) answer = NULL;
+  json_object *identifier = json_object_new_object ();
+  const gchar *user_id;
+  const gchar *token;
+
+  json_object_object_add (body, "type", json_object_new_string ("m.login.password"));
+  json_object_object_add (identifier, "type", json_object_new_string ("m.id.user"));
+  json_object_object_add (identifier, "user", json_object_new_string (user));
+  json_object_object_add (body, "identifier", identifier);
+  json_object_object_add (body, "password", json_object_new_string (password));
+  json_object_object_add (body, "device_id", json_object_new_string (device_id));
+  json_object_object_add (body, "initial_device_display_name", json_object_new_string ("mxprov"));
+
+  /* Retry-safe because of the fixed device_id: a repeated login reuses
+   * the device instead of making a second one, and the logout at the end
+   * deletes it with every token it had, seen or not. */
+  answer = mxprov_http_request_full (http, "POST", "/_matrix/client/v3/login", NULL, body,
+                                     MXPROV_HTTP_FLAG_RETRY_SAFE, NULL, error);
+  if (answer == NULL)
+    return FALSE;
+  if ((user_id = mxprov_json_get_string (answer, "user_id", error)) == NULL
+      || (token = mxprov_json_get_string (answer, "access_token", error)) == NULL)
+    return FALSE;
+  *out_user_id = g_strdup (user_id);
+  *out_token = g_strdup (token);
+  return TRUE;
 }

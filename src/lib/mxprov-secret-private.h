@@ -9,5 +9,7 @@ G_BEGIN_DECLS
  * check that the bytes are zero at that moment. */
 typedef void (*MxprovSecretFreeHook) (const gchar *secret, gsize len);
 void mxprov_secret_set_free_hook_for_testing (MxprovSecretFreeHook hook);
+/* Call the hook, if one is set (for the library's other wiping frees). */
+void mxprov_secret_run_free_hook (gconstpointer data, gsize len);
 
 G_END_DECLS

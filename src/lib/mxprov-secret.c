@@ -19,6 +19,13 @@ mxprov_secret_set_free_hook_for_testing (MxprovSecretFreeHook hook)
 }
 
 void
+mxprov_secret_run_free_hook (gconstpointer data, gsize len)
+{
+  if (free_hook != NULL)
+    free_hook (data, len);
+}
+
+void
 mxprov_secret_wipe (gpointer data, gsize len)
 {
   if (data != NULL && len > 0)
