@@ -67,6 +67,31 @@ check_bundle_valid (const MxprovBundle *bundle)
   FUZZ_CHECK (bundle->room_id != NULL && bundle->room_id[0] == '!');
 }
 
+/* The bundle's fields must be the JSON's strings, whole: a "\u0000" inside
+ * one would otherwise cut it short in C, silently turning one value into
+ * another (or a non-empty password into an empty one). */
+static void
+check_bundle_fields_whole (const gchar *text, const MxprovBundle *bundle)
+{
+  static const gchar *const members[] = { "homeServer", "user", "password", "roomId" };
+  const gchar *fields[] = { bundle->home_server, bundle->user, bundle->password, bundle->room_id };
+  g_autofree gchar *trimmed = g_strstrip (g_strdup (text));
+  g_autofree guint8 *raw = NULL;
+  g_autoptr(json_object) obj = NULL;
+
+  raw = mxprov_base64url_decode (trimmed, NULL, NULL);
+  FUZZ_CHECK (raw != NULL);
+  obj = json_tokener_parse ((const gchar *) raw);
+  FUZZ_CHECK (obj != NULL);
+  for (gsize i = 0; i < G_N_ELEMENTS (members); i++)
+    {
+      json_object *member = NULL;
+
+      FUZZ_CHECK (json_object_object_get_ex (obj, members[i], &member));
+      FUZZ_CHECK ((gsize) json_object_get_string_len (member) == strlen (fields[i]));
+    }
+}
+
 void
 mxprov_fuzz_bundle (const guint8 *data, gsize size)
 {
@@ -87,6 +112,7 @@ mxprov_fuzz_bundle (const guint8 *data, gsize size)
     }
   FUZZ_CHECK (error == NULL);
   check_bundle_valid (bundle);
+  check_bundle_fields_whole (text, bundle);
 
   /* Whatever the desktop client accepts, mxprov must be able to produce:
    * the encoding of a decoded bundle decodes to the same fields. */

@@ -22,6 +22,7 @@
 #define DEFAULT_TIMEOUT_S 120
 /* One attempt of one request: Synapse's slowest call takes ~0.3 s. */
 #define DEFAULT_REQUEST_TIMEOUT_S 30
+#define DEFAULT_RETRIES 4
 
 typedef struct {
   gchar *homeserver;
@@ -36,6 +37,7 @@ typedef struct {
   gchar *cacert;
   gint timeout;
   gint request_timeout;
+  gint retries;
   gboolean check_only;
   gboolean no_rollback;
   gboolean allow_insecure_http;
@@ -105,6 +107,14 @@ apply_config_defaults (ProvisionOptions *o, GKeyFile *keyfile, GError **error)
                                    &timeout, error))
         return FALSE;
       o->timeout = (gint) timeout;
+    }
+  if (o->retries < 0)
+    {
+      guint retries;
+      if (!mxprov_config_get_uint (keyfile, "provision", "retries", DEFAULT_RETRIES, 0, 100,
+                                   &retries, error))
+        return FALSE;
+      o->retries = (gint) retries;
     }
   if (o->request_timeout <= 0)
     {
@@ -229,7 +239,7 @@ fail (const GError *error)
 gint
 mxprov_cmd_provision (gint argc, gchar **argv)
 {
-  g_auto(ProvisionOptions) o = { 0 };
+  g_auto(ProvisionOptions) o = { .retries = -1 };
   g_autoptr(GOptionContext) options = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(MxprovStepConfig) config = NULL;
@@ -271,6 +281,8 @@ mxprov_cmd_provision (gint argc, gchar **argv)
       "Give up after SECONDS in all, retries included (default 120)", "SECONDS" },
     { "request-timeout", 0, 0, G_OPTION_ARG_INT, &o.request_timeout,
       "Give up on one attempt of one request after SECONDS (default 30)", "SECONDS" },
+    { "retries", 0, 0, G_OPTION_ARG_INT, &o.retries,
+      "Retry a request at most N times after transient failures (default 4)", "N" },
     { "no-rollback", 0, 0, G_OPTION_ARG_NONE, &o.no_rollback,
       "After a failure, keep what was made (and say what it is) instead of undoing it", NULL },
     { "allow-insecure-http", 0, 0, G_OPTION_ARG_NONE, &o.allow_insecure_http,
@@ -320,6 +332,12 @@ mxprov_cmd_provision (gint argc, gchar **argv)
                    "--format must be base64 or json, not '%s'", o.format);
       return fail (error);
     }
+  if (o.retries < -1 || o.retries > 100)
+    {
+      g_set_error_literal (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           "--retries must be from 0 to 100");
+      return fail (error);
+    }
   if (o.timeout < 0 || o.request_timeout < 0)
     {
       g_set_error_literal (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
@@ -366,15 +384,16 @@ mxprov_cmd_provision (gint argc, gchar **argv)
     return fail (error);
   /* The grammar needs no server; the length check with the real server
    * name happens in the user step once the server name is known. */
+  if (!o.allow_insecure_http && !check_transport_security (o.homeserver, &error))
+    return fail (error);
   if (o.username != NULL && !mxprov_matrix_validate_localpart (o.username, NULL, &error))
     return fail (error);
   http = mxprov_http_new (o.homeserver, &error);
   if (http == NULL)
     return fail (error);
-  if (!o.allow_insecure_http && !check_transport_security (o.homeserver, &error))
-    return fail (error);
   mxprov_http_set_timeouts (http, MIN ((guint) o.request_timeout, 10) * 1000,
                             (guint) o.request_timeout * 1000);
+  mxprov_http_set_max_retries (http, (guint) o.retries);
   if (o.cacert != NULL)
     {
       if (!g_file_test (o.cacert, G_FILE_TEST_IS_REGULAR))

@@ -28,7 +28,7 @@ const gchar mxprov_step_config_default_text[] =
 static const gchar *const pipeline_keys[] = { "steps", "plugin-dir", NULL };
 static const gchar *const provision_keys[] = {
   "homeserver", "admin-user", "admin-password-file", "display-name", "cacert",
-  "connect-timeout", "timeout", NULL
+  "timeout", "request-timeout", "retries", NULL
 };
 
 gboolean

@@ -5,13 +5,17 @@
  * and on the server's state. */
 #include "config.h"
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <sysexits.h>
 #include <gio/gio.h>
 #include <glib/gstdio.h>
 
 #include <mxprov/mxprov.h>
 #include "homeserver/test-homeserver.h"
+#include "mxprov-test-run.h"
 
 #define ADMIN_PASSWORD "correct horse battery staple"
 #define SERVER_NAME "example.test"
@@ -23,20 +27,6 @@ typedef struct {
   gchar *admin_id;
 } Fixture;
 
-typedef struct {
-  gint exit_code;
-  gchar *out;
-  gchar *err;
-} RunResult;
-
-static void
-run_result_free (RunResult *r)
-{
-  g_free (r->out);
-  g_free (r->err);
-  g_free (r);
-}
-G_DEFINE_AUTOPTR_CLEANUP_FUNC (RunResult, run_result_free)
 
 static void
 fixture_setup (Fixture *f, gconstpointer data)
@@ -82,43 +72,6 @@ fixture_teardown (Fixture *f, gconstpointer data)
   g_free (f->admin_id);
 }
 
-/* Run mxprov with `args` (NULL-terminated), optional stdin text and extra
- * environment ("NAME=value" strings). */
-static RunResult *
-run_mxprov_full (const gchar *const *args, const gchar *stdin_text, const gchar *const *env)
-{
-  g_autoptr(GSubprocessLauncher) launcher = NULL;
-  g_autoptr(GSubprocess) proc = NULL;
-  g_autoptr(GPtrArray) argv = g_ptr_array_new ();
-  g_autoptr(GError) error = NULL;
-  RunResult *r = g_new0 (RunResult, 1);
-  const gchar *binary = g_getenv ("MXPROV_BINARY");
-
-  g_assert_nonnull (binary);
-  g_ptr_array_add (argv, (gpointer) binary);
-  for (gsize i = 0; args[i] != NULL; i++)
-    g_ptr_array_add (argv, (gpointer) args[i]);
-  g_ptr_array_add (argv, NULL);
-
-  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDIN_PIPE
-                                        | G_SUBPROCESS_FLAGS_STDOUT_PIPE
-                                        | G_SUBPROCESS_FLAGS_STDERR_PIPE);
-  g_subprocess_launcher_unsetenv (launcher, "MXPROV_ADMIN_PASSWORD");
-  for (gsize i = 0; env != NULL && env[i] != NULL; i++)
-    {
-      g_auto(GStrv) kv = g_strsplit (env[i], "=", 2);
-      g_subprocess_launcher_setenv (launcher, kv[0], kv[1], TRUE);
-    }
-  proc = g_subprocess_launcher_spawnv (launcher, (const gchar *const *) argv->pdata, &error);
-  g_assert_no_error (error);
-  g_subprocess_communicate_utf8 (proc, stdin_text != NULL ? stdin_text : "", NULL,
-                                 &r->out, &r->err, &error);
-  g_assert_no_error (error);
-  g_assert_true (g_subprocess_get_if_exited (proc));
-  r->exit_code = g_subprocess_get_exit_status (proc);
-  g_test_message ("mxprov exit %d\nstdout: %s\nstderr: %s", r->exit_code, r->out, r->err);
-  return r;
-}
 
 /* `mxprov provision --homeserver URL --admin-user admin
  * --admin-password-file F` plus `extra` arguments. */
@@ -140,19 +93,7 @@ provision (Fixture *f, const gchar *const *extra)
   return run_mxprov_full ((const gchar *const *) args->pdata, NULL, NULL);
 }
 
-static void
-assert_contains (const gchar *haystack, const gchar *needle)
-{
-  if (strstr (haystack, needle) == NULL)
-    g_error ("expected to find '%s' in:\n%s", needle, haystack);
-}
 
-static void
-assert_not_contains (const gchar *haystack, const gchar *needle)
-{
-  if (needle != NULL && *needle != '\0' && strstr (haystack, needle) != NULL)
-    g_error ("'%s' must not appear in:\n%s", needle, haystack);
-}
 
 /* Nothing new on the server: no user besides the three seeded ones, no
  * room, and the admin's login was logged out again. */
@@ -162,6 +103,19 @@ assert_nothing_created (Fixture *f)
   g_autoptr(GPtrArray) rooms = test_homeserver_list_rooms (f->hs);
 
   g_assert_cmpuint (test_homeserver_count_users (f->hs), ==, 3);
+  g_assert_cmpuint (rooms->len, ==, 0);
+  g_assert_cmpuint (test_homeserver_count_devices (f->hs, f->admin_id), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_tokens (f->hs, f->admin_id), ==, 0);
+}
+
+/* Like assert_nothing_created, for a run that made a user and rolled it
+ * back: the deactivated account is the only trace (Synapse cannot delete). */
+static void
+assert_nothing_created_but_deactivated (Fixture *f)
+{
+  g_autoptr(GPtrArray) rooms = test_homeserver_list_rooms (f->hs);
+
+  g_assert_cmpuint (test_homeserver_count_users (f->hs), ==, 4);
   g_assert_cmpuint (rooms->len, ==, 0);
   g_assert_cmpuint (test_homeserver_count_devices (f->hs, f->admin_id), ==, 0);
   g_assert_cmpuint (test_homeserver_count_tokens (f->hs, f->admin_id), ==, 0);
@@ -298,7 +252,6 @@ static void
 test_non_admin_refused (Fixture *f, gconstpointer data)
 {
   g_autoptr(RunResult) r = NULL;
-  g_autoptr(GError) error = NULL;
   const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
                           "--admin-user", "eve", "--admin-password-file", "-",
                           "--username", "newbie", NULL };
@@ -852,6 +805,179 @@ test_tls_cacert (Fixture *f, gconstpointer data)
   test_homeserver_stop (hs);
 }
 
+/* The bundle cannot be handed over (stdout is a full disk): the account
+ * would be useless, so it is rolled back, room and all. */
+static void
+test_undeliverable_bundle_rolls_back (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
+  g_autofree gchar *err = NULL;
+  const gchar *argv[] = { g_getenv ("MXPROV_BINARY"), "provision", "--homeserver",
+                          test_homeserver_get_url (f->hs), "--admin-user", "admin",
+                          "--admin-password-file", f->password_file, "--username", "lost", NULL };
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_PIPE);
+  g_subprocess_launcher_set_stdout_file_path (launcher, "/dev/full");
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  g_subprocess_communicate_utf8 (proc, NULL, NULL, NULL, &err, &error);
+  g_assert_no_error (error);
+  g_test_message ("stderr: %s", err);
+  g_assert_cmpint (g_subprocess_get_exit_status (proc), ==, EX_IOERR);
+  assert_contains (err, "cannot write the bundle to standard output");
+  assert_contains (err, "rolled back: deleted and purged room");
+  assert_contains (err, "rolled back: deactivated @lost:" SERVER_NAME);
+  assert_contains (err, "name stays taken");
+  g_assert_true (test_homeserver_user_is_deactivated (f->hs, "@lost:" SERVER_NAME));
+  rooms = test_homeserver_list_rooms (f->hs);
+  g_assert_cmpuint (rooms->len, ==, 0);
+  g_assert_cmpuint (test_homeserver_count_devices (f->hs, f->admin_id), ==, 0);
+}
+
+/* The room cannot be made: the user made before it is deactivated. */
+static void
+test_rollback_after_room_failure (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_STATUS, .status = 403,
+                            .body = "{\"errcode\":\"M_FORBIDDEN\",\"error\":\"You are not permitted to create rooms\"}" };
+  const gchar *extra[] = { "--username", "roomless", NULL };
+  g_autoptr(RunResult) r = NULL;
+
+  test_homeserver_add_fault (f->hs, "POST", "/_matrix/client/v3/createRoom", 0, 1, &fault);
+  r = provision (f, extra);
+  g_assert_cmpint (r->exit_code, ==, EX_NOPERM);
+  assert_contains (r->err, "matrix-room: creating the sync room: ");
+  assert_contains (r->err, "not permitted to create rooms");
+  assert_contains (r->err, "rolled back: deactivated @roomless:" SERVER_NAME);
+  /* the original error is the last word */
+  g_assert_true (g_str_has_prefix (strstr (r->err, "mxprov: error: "), "mxprov: error: matrix-room"));
+  g_assert_true (test_homeserver_user_is_deactivated (f->hs, "@roomless:" SERVER_NAME));
+  g_assert_cmpuint (test_homeserver_count_tokens (f->hs, "@roomless:" SERVER_NAME), ==, 0);
+  assert_nothing_created_but_deactivated (f);
+}
+
+static void
+test_no_rollback_keeps_and_tells (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_STATUS, .status = 403,
+                            .body = "{\"errcode\":\"M_FORBIDDEN\",\"error\":\"no rooms for you\"}" };
+  const gchar *extra[] = { "--username", "kept", "--no-rollback", NULL };
+  g_autoptr(RunResult) r = NULL;
+
+  test_homeserver_add_fault (f->hs, "POST", "/_matrix/client/v3/createRoom", 0, 1, &fault);
+  r = provision (f, extra);
+  g_assert_cmpint (r->exit_code, ==, EX_NOPERM);
+  assert_contains (r->err, "--no-rollback: left in place: ");
+  assert_contains (r->err, "user.id=@kept:" SERVER_NAME);
+  assert_not_contains (r->err, "user.password");
+  assert_not_contains (r->err, "rolled back");
+  g_assert_true (test_homeserver_user_exists (f->hs, "@kept:" SERVER_NAME));
+  g_assert_false (test_homeserver_user_is_deactivated (f->hs, "@kept:" SERVER_NAME));
+  /* the sessions are still cleaned up */
+  g_assert_cmpuint (test_homeserver_count_devices (f->hs, f->admin_id), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_tokens (f->hs, "@kept:" SERVER_NAME), ==, 0);
+}
+
+static void
+test_insecure_http_refused (Fixture *f, gconstpointer data)
+{
+  const gchar *refused[] = { "provision", "--homeserver", "http://matrix.example.com",
+                             "--admin-user", "admin", "--admin-password-file", f->password_file,
+                             "--username", "x", NULL };
+  /* with the flag, the run goes on to the next check (an invalid name),
+   * which stops it before any request leaves this machine */
+  const gchar *allowed[] = { "provision", "--homeserver", "http://matrix.example.com",
+                             "--allow-insecure-http", "--admin-user", "admin",
+                             "--admin-password-file", f->password_file, "--username", "Bad Name", NULL };
+  g_autoptr(RunResult) r1 = run_mxprov_full (refused, NULL, NULL);
+  g_autoptr(RunResult) r2 = run_mxprov_full (allowed, NULL, NULL);
+
+  g_assert_cmpint (r1->exit_code, ==, EX_USAGE);
+  assert_contains (r1->err, "refusing http://matrix.example.com");
+  assert_contains (r1->err, "--allow-insecure-http");
+  g_assert_cmpint (r2->exit_code, ==, EX_DATAERR);
+  assert_not_contains (r2->err, "refusing");
+}
+
+static void
+test_readable_password_file_warns (Fixture *f, gconstpointer data)
+{
+  const gchar *extra[] = { "--username", "warned", NULL };
+  g_autoptr(RunResult) r = NULL;
+
+  g_chmod (f->password_file, 0644);
+  r = provision (f, extra);
+  g_assert_cmpint (r->exit_code, ==, 0);
+  assert_contains (r->err, "is readable by other users (mode 0644)");
+  assert_contains (r->err, "chmod 600");
+}
+
+static void
+raise_core_limit (gpointer data)
+{
+  struct rlimit unlimited = { RLIM_INFINITY, RLIM_INFINITY };
+  setrlimit (RLIMIT_CORE, &unlimited);
+}
+
+/* Kill a process with SIGQUIT (whose default action dumps core) and return
+ * its raw wait status. */
+static gint
+crash_and_wait (const gchar *const *argv, const gchar *cwd, TestHomeserver *hs)
+{
+  g_autoptr(GSubprocessLauncher) launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE
+                                                                       | G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_subprocess_launcher_set_cwd (launcher, cwd);
+  g_subprocess_launcher_set_child_setup (launcher, raise_core_limit, NULL, NULL);
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  if (hs != NULL)
+    {
+      /* wait until it has the admin password in memory and talks */
+      for (guint i = 0; i < 500 && test_homeserver_count_requests (hs, NULL, "/*") == 0; i++)
+        g_usleep (10 * 1000);
+      g_assert_cmpuint (test_homeserver_count_requests (hs, NULL, "/*"), >, 0);
+    }
+  else
+    g_usleep (100 * 1000);
+  g_subprocess_send_signal (proc, SIGQUIT);
+  g_subprocess_wait (proc, NULL, &error);
+  g_assert_no_error (error);
+  return g_subprocess_get_status (proc);
+}
+
+/* A crash must not leave the admin password in a core file. */
+static void
+test_no_core_dump (Fixture *f, gconstpointer data)
+{
+  const gchar *control[] = { "/bin/sleep", "30", NULL };
+  const gchar *argv[] = { g_getenv ("MXPROV_BINARY"), "provision", "--homeserver",
+                          test_homeserver_get_url (f->hs), "--admin-user", "admin",
+                          "--admin-password-file", f->password_file, "--username", "crash", NULL };
+  gint control_status;
+  gint status;
+
+  /* Only meaningful where this machine writes core files at all: a
+   * control process shows whether it does. */
+  control_status = crash_and_wait (control, f->tmpdir, NULL);
+  g_assert_true (WIFSIGNALED (control_status));
+  if (!WCOREDUMP (control_status))
+    {
+      g_test_skip ("this machine writes no core dumps (see /proc/sys/kernel/core_pattern)");
+      return;
+    }
+  test_homeserver_set_request_delay (f->hs, 2000);
+  status = crash_and_wait (argv, f->tmpdir, f->hs);
+  g_assert_true (WIFSIGNALED (status));
+  g_assert_cmpint (WTERMSIG (status), ==, SIGQUIT);
+  g_assert_false (WCOREDUMP (status));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -887,6 +1013,12 @@ main (int argc, char **argv)
   ADD ("version-and-help", test_version_and_help);
   ADD ("password-argument-scrubbed", test_password_argument_scrubbed);
   ADD ("tls-cacert", test_tls_cacert);
+  ADD ("undeliverable-bundle-rolls-back", test_undeliverable_bundle_rolls_back);
+  ADD ("rollback-after-room-failure", test_rollback_after_room_failure);
+  ADD ("no-rollback-keeps-and-tells", test_no_rollback_keeps_and_tells);
+  ADD ("insecure-http-refused", test_insecure_http_refused);
+  ADD ("readable-password-file-warns", test_readable_password_file_warns);
+  ADD ("no-core-dump", test_no_core_dump);
 #undef ADD
   return g_test_run ();
 }

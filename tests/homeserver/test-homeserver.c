@@ -138,6 +138,9 @@ typedef struct {
   FaultRule *fault; /* a private copy, or NULL */
   GSource *delay_source;
   gboolean paused;
+  gboolean handled;          /* handled on arrival, answer held back */
+  guint early_status;        /* its answer */
+  json_object *early_json;
 } Request;
 
 typedef struct {
@@ -247,6 +250,7 @@ request_free (Request *req)
   g_free (req->body);
   g_clear_pointer (&req->fault, fault_rule_free);
   g_clear_pointer (&req->delay_source, g_source_unref);
+  g_clear_pointer (&req->early_json, json_object_put);
   g_free (req);
 }
 
@@ -2072,7 +2076,12 @@ request_finish (TestHomeserver *self, Request *req)
 
   if (fault != NULL && fault->kind == TEST_FAULT_DELAY)
     fault = NULL;
-  if (fault == NULL || fault->after_handling)
+  if (req->handled)
+    {
+      reply.status = req->early_status;
+      reply.json = g_steal_pointer (&req->early_json);
+    }
+  else if (fault == NULL || fault->after_handling)
     handle_request (self, req, &reply);
 
   if (fault != NULL)
@@ -2211,6 +2220,18 @@ server_callback (SoupServer *server, SoupServerMessage *msg, const char *path,
     {
       request_finish (self, req);
       return;
+    }
+
+  /* A slow answer to a request the server has already carried out: the
+   * client may give up waiting, but the effect is there. */
+  if (req->fault != NULL && req->fault->fault.kind == TEST_FAULT_DELAY
+      && req->fault->fault.after_handling)
+    {
+      Reply early = { 0, NULL };
+      handle_request (self, req, &early);
+      req->handled = TRUE;
+      req->early_status = early.status;
+      req->early_json = early.json;
     }
 
   /* pausing frees the thread for other clients while this one waits */

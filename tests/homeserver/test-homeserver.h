@@ -38,7 +38,9 @@ typedef struct {
   guint delay_ms;            /* TEST_FAULT_DELAY */
   gboolean after_handling;   /* STATUS/DROP/HTML_502/TRUNCATED/MALFORMED: handle the request first (its
                               * effects on server state happen), then answer with the fault. Models
-                              * "request reached the server but the answer was lost". */
+                              * "request reached the server but the answer was lost". DELAY: handle
+                              * on arrival, hold only the answer back (a client that times out
+                              * finds the effect already there). */
 } TestFault;
 
 TestHomeserver *test_homeserver_new (const gchar *server_name);
