@@ -1,4 +1,5 @@
-/* fuzz-config.c: libFuzzer target for mxprov_step_config_load_data, the step config parser.
+/* fuzz-config.c: libFuzzer target for mxprov_step_config_load_data, the step
+ * config parser.
  * The checks live in fuzz-targets.c, shared with the regression test. */
 #include "config.h"
 
@@ -14,6 +15,8 @@ int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
 int
 LLVMFuzzerInitialize (int *argc, char ***argv)
 {
+  (void) argc;
+  (void) argv;
   mxprov_fuzz_quiet_logs ();
   return 0;
 }

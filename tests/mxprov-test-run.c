@@ -23,8 +23,17 @@ run_mxprov (const gchar *const *args, const gchar *stdin_text, const gchar *cons
   g_autoptr(GError) error = NULL;
   RunResult *r = g_new0 (RunResult, 1);
   const gchar *binary = g_getenv ("MXPROV_BINARY");
+  const gchar *wrapper = g_getenv ("MXPROV_TEST_WRAPPER");
+  g_auto(GStrv) wrapper_argv = NULL;
 
   g_assert_nonnull (binary);
+  /* make check-valgrind runs every mxprov under memcheck this way */
+  if (wrapper != NULL && *wrapper != '\0')
+    {
+      g_assert_true (g_shell_parse_argv (wrapper, NULL, &wrapper_argv, &error));
+      for (gsize i = 0; wrapper_argv[i] != NULL; i++)
+        g_ptr_array_add (argv, wrapper_argv[i]);
+    }
   g_ptr_array_add (argv, (gpointer) binary);
   for (gsize i = 0; args[i] != NULL; i++)
     g_ptr_array_add (argv, (gpointer) args[i]);

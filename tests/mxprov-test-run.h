@@ -16,7 +16,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (RunResult, run_result_free)
 
 /* Run $MXPROV_BINARY with `args` (NULL-terminated), optional stdin text
  * and extra environment ("NAME=value" strings), and wait for it.
- * MXPROV_ADMIN_PASSWORD is never inherited. When `quiet`, the output is
+ * MXPROV_ADMIN_PASSWORD is never inherited. $MXPROV_TEST_WRAPPER, if set,
+ * is a command line to run mxprov under (valgrind). When `quiet`, the output is
  * not copied into the test log (for tests that run mxprov many times). */
 RunResult *run_mxprov (const gchar *const *args, const gchar *stdin_text,
                        const gchar *const *env, gboolean quiet);

@@ -381,6 +381,25 @@ test_bundle_decode_whitespace (void)
   g_assert_cmpstr (bundle->password, ==, bundle_cases[0].password);
 }
 
+/* "\u0000" inside a field would cut the C string short. */
+static void
+test_bundle_decode_nul_escape (void)
+{
+  static const gchar *const texts[] = {
+    "{\"v\":1,\"homeServer\":\"https://m.example\",\"user\":\"@a:b\",\"password\":\"\\u0000abc\",\"roomId\":\"!r\"}",
+    "{\"v\":1,\"homeServer\":\"https://m.example\",\"user\":\"@a:b\\u0000x\",\"password\":\"pw\",\"roomId\":\"!r\"}",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (texts); i++)
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MxprovBundle) bundle = mxprov_bundle_from_json (texts[i], &error);
+      g_assert_null (bundle);
+      g_assert_error (error, MXPROV_BUNDLE_ERROR, MXPROV_BUNDLE_ERROR_FIELD);
+      g_assert_nonnull (strstr (error->message, "NUL"));
+    }
+}
+
 int
 main (int argc, char **argv)
 {
@@ -402,6 +421,7 @@ main (int argc, char **argv)
   g_test_add_func ("/bundle/decode/bad-values", test_bundle_decode_bad_values);
   g_test_add_func ("/bundle/decode/whitespace", test_bundle_decode_whitespace);
   g_test_add_func ("/bundle/decode/user-empty-server", test_bundle_decode_user_empty_server);
+  g_test_add_func ("/bundle/decode/nul-escape", test_bundle_decode_nul_escape);
 
   return g_test_run ();
 }

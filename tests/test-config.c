@@ -113,7 +113,7 @@ test_full_config (void)
                                   "admin-password-file=/etc/mxprov/pw\n"
                                   "display-name=Lotti Sync\n"
                                   "cacert=/etc/ssl/ca.pem\n"
-                                  "connect-timeout=5\n"
+                                  "request-timeout=5\n"
                                   "timeout=60\n"
                                   "[user]\n"
                                   "plugin = synapse-user \n"

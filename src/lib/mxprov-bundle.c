@@ -82,6 +82,14 @@ bundle_string (json_object *obj, const gchar *member, GError **error)
                    "the bundle's \"%s\" is not a non-empty string", member);
       return NULL;
     }
+  /* A "\u0000" escape would silently cut the C string short: a password
+   * that is not the one in the bundle, a user ID that is another one. */
+  if (strlen (json_object_get_string (value)) != (gsize) json_object_get_string_len (value))
+    {
+      g_set_error (error, MXPROV_BUNDLE_ERROR, MXPROV_BUNDLE_ERROR_FIELD,
+                   "the bundle's \"%s\" contains a NUL character", member);
+      return NULL;
+    }
   return json_object_get_string (value);
 }
 
