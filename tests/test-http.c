@@ -7,6 +7,7 @@
 #include <mxprov/mxprov.h>
 #include "homeserver/test-homeserver.h"
 #include "mxprov-exit.h"
+#include "lib/mxprov-secure-alloc-private.h"
 
 typedef struct {
   TestHomeserver *hs;
@@ -519,9 +520,12 @@ int
 main (int argc, char **argv)
 {
   gint rc;
+  gboolean wiping = FALSE;
 
+  /* as mxprov's main does, so every test runs curl on the wiping allocators */
+  g_assert_true (mxprov_secure_alloc_install (&wiping));
+  g_assert_true (wiping);
   g_test_init (&argc, &argv, NULL);
-  curl_global_init (CURL_GLOBAL_DEFAULT);
 #define ADD(path, func) g_test_add ("/http/" path, Fixture, NULL, fixture_setup, func, fixture_teardown)
   ADD ("ok", test_ok);
   ADD ("base-url", test_base_url);

@@ -1,10 +1,12 @@
 /* test-secret.c: Base64url, password generation and wiping of secrets. */
 #include "config.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 #include <mxprov/mxprov.h>
 #include "lib/mxprov-secret-private.h"
+#include "lib/mxprov-secure-alloc-private.h"
 
 /* RFC 4648 section 10, in the URL-safe alphabet without padding. */
 static const struct {
@@ -254,6 +256,41 @@ test_secret_free_wipes (void)
   g_assert_cmpuint (hook_calls, ==, 2);
 }
 
+/* The allocator libcurl and OpenSSL run on wipes every block it frees,
+ * and realloc never leaves an unwiped copy behind. */
+static void
+test_secure_allocator (void)
+{
+  gchar *block;
+  gchar *grown;
+
+  reset_hook ();
+  block = malloc (64);
+  memcpy (block, "Authorization: Bearer syt_secret_token_value", 45);
+  mxprov_secure_free (block);
+  g_assert_cmpuint (hook_calls, ==, 1);
+#ifdef HAVE_MALLOC_USABLE_SIZE
+  g_assert_cmpuint (hook_len, >=, 64);
+  g_assert_true (hook_all_zero);
+#endif
+
+  block = malloc (16);
+  memcpy (block, "token-1234567890", 16);
+  grown = mxprov_secure_realloc (block, 4096);
+  /* the old block was wiped and freed, the content moved */
+  g_assert_cmpuint (hook_calls, ==, 2);
+#ifdef HAVE_MALLOC_USABLE_SIZE
+  g_assert_true (hook_all_zero);
+#endif
+  g_assert_cmpmem (grown, 16, "token-1234567890", 16);
+  grown = mxprov_secure_realloc (grown, 0);
+  g_assert_null (grown);
+  g_assert_cmpuint (hook_calls, ==, 3);
+  mxprov_secure_free (NULL);
+  g_assert_cmpuint (hook_calls, ==, 3);
+  mxprov_secret_set_free_hook_for_testing (NULL);
+}
+
 static void
 test_secret_wipe (void)
 {
@@ -298,6 +335,7 @@ main (int argc, char **argv)
   g_test_add_func ("/secret/password/out-of-range", test_password_out_of_range);
   g_test_add_func ("/secret/free-wipes", test_secret_free_wipes);
   g_test_add_func ("/secret/wipe", test_secret_wipe);
+  g_test_add_func ("/secret/secure-allocator", test_secure_allocator);
 
   return g_test_run ();
 }
