@@ -39,8 +39,10 @@ AS_IF([test "x$enable_sanitizers" = xyes],
    dnl dynamic loader. G_SLICE=always-malloc, because GLib < 2.76 otherwise
    dnl hands out GErrors, lists and arrays from slabs that LSan sees as
    dnl still reachable. UBSan already aborts (-fno-sanitize-recover); the
-   dnl stack trace says where.
-   SANITIZER_TESTS_ENVIRONMENT="ASAN_OPTIONS=detect_leaks=1:abort_on_error=0; LSAN_OPTIONS='suppressions=\$(abs_top_srcdir)/fuzz/lsan.supp:print_suppressions=0'; UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; G_SLICE=always-malloc; export ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS G_SLICE;"])
+   dnl stack trace says where. fast_unwind_on_malloc=0: Debian's GLib has no
+   dnl frame pointers, so only the slow unwinder gives the full allocation
+   dnl stacks that the suppressions are matched against.
+   SANITIZER_TESTS_ENVIRONMENT="ASAN_OPTIONS=detect_leaks=1:abort_on_error=0:fast_unwind_on_malloc=0; LSAN_OPTIONS='suppressions=\$(abs_top_srcdir)/fuzz/lsan.supp:print_suppressions=0'; UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1; G_SLICE=always-malloc; export ASAN_OPTIONS LSAN_OPTIONS UBSAN_OPTIONS G_SLICE;"])
 AC_SUBST([SANITIZER_TESTS_ENVIRONMENT])
 
 AC_ARG_ENABLE([fuzzing],
