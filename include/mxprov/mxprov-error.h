@@ -55,6 +55,9 @@ GQuark mxprov_matrix_error_quark (void);
 guint mxprov_matrix_error_get_status (const GError *error);
 const gchar *mxprov_matrix_error_get_errcode (const GError *error);
 gint64 mxprov_matrix_error_get_retry_after_ms (const GError *error);
+/* The error answer's JSON text (e.g. the session of a 401 user-interactive
+ * auth answer), or NULL. Error answers carry no secrets. */
+const gchar *mxprov_matrix_error_get_body (const GError *error);
 MxprovMatrixError mxprov_matrix_error_code_from_errcode (const gchar *errcode);
 /* Build the GError for an answer with HTTP status >= 400 and a JSON body
  * (which may lack errcode, as Dendrite's {"message"} errors do). */

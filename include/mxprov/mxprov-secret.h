@@ -17,6 +17,12 @@ void mxprov_secret_gstring_free (GString *buf);
  * URL-safe Base64 without padding (32 bytes -> 43 ASCII characters). */
 gchar *mxprov_secret_generate_password (gsize nbytes, GError **error);
 
+/* Read the first line of `filename` ("-" = standard input), without its
+ * line end, as a secret (free with mxprov_secret_free). Warns when the file
+ * is readable by other users; refuses empty, binary or oversized files.
+ * `what` names the secret in messages ("admin password"). */
+gchar *mxprov_secret_read_file (const gchar *filename, const gchar *what, GError **error);
+
 /* URL-safe Base64 without padding (RFC 4648 section 5). */
 gchar *mxprov_base64url_encode (const guint8 *data, gsize len);
 /* Strict decoder: refuses padding, whitespace and the standard alphabet's

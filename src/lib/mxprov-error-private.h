@@ -10,4 +10,7 @@ G_BEGIN_DECLS
 GError *mxprov_http_error_new (MxprovHttpError code, guint http_status, gboolean maybe_applied,
                                const gchar *format, ...) G_GNUC_PRINTF (4, 5);
 
+/* Attach the answer's JSON text to an MXPROV_MATRIX_ERROR. */
+void mxprov_matrix_error_set_body (GError *error, const gchar *body);
+
 G_END_DECLS

@@ -65,6 +65,7 @@ typedef struct {
   guint http_status;
   gchar *errcode;
   gint64 retry_after_ms;
+  gchar *body; /* the answer's JSON text, for callers that need more fields */
 } MxprovMatrixErrorPrivate;
 
 static void
@@ -80,12 +81,14 @@ mxprov_matrix_error_private_copy (const MxprovMatrixErrorPrivate *src,
   dest->http_status = src->http_status;
   dest->errcode = g_strdup (src->errcode);
   dest->retry_after_ms = src->retry_after_ms;
+  dest->body = g_strdup (src->body);
 }
 
 static void
 mxprov_matrix_error_private_clear (MxprovMatrixErrorPrivate *priv)
 {
   g_clear_pointer (&priv->errcode, g_free);
+  g_clear_pointer (&priv->body, g_free);
 }
 
 /* G_DEFINE_EXTENDED_ERROR declares the quark function static-less but
@@ -202,4 +205,27 @@ mxprov_error_maybe_applied (const GError *error)
   if (error->domain == MXPROV_MATRIX_ERROR)
     return mxprov_matrix_error_get_status (error) >= 500;
   return FALSE;
+}
+
+void
+mxprov_matrix_error_set_body (GError *error, const gchar *body)
+{
+  MxprovMatrixErrorPrivate *priv;
+
+  if (error == NULL || error->domain != MXPROV_MATRIX_ERROR)
+    return;
+  priv = mxprov_matrix_error_get_private (error);
+  g_free (priv->body);
+  priv->body = g_strdup (body);
+}
+
+const gchar *
+mxprov_matrix_error_get_body (const GError *error)
+{
+  MxprovMatrixErrorPrivate *priv;
+
+  if (error == NULL || error->domain != MXPROV_MATRIX_ERROR)
+    return NULL;
+  priv = mxprov_matrix_error_get_private (error);
+  return priv != NULL ? priv->body : NULL;
 }

@@ -401,6 +401,8 @@ mxprov_http_parse_answer (guint status, const gchar *content_type, const gchar *
       return NULL;
     }
   matrix_error = matrix_error_from_json (status, obj, retry_after_header_ms);
+  mxprov_matrix_error_set_body (matrix_error,
+                                json_object_to_json_string_ext (obj, JSON_C_TO_STRING_PLAIN));
   mxprov_json_wipe_and_put (obj);
   if (status == 502 || status == 503 || status == 504)
     {
