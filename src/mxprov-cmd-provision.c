@@ -9,6 +9,7 @@
 
 #include <mxprov/mxprov.h>
 #include "mxprov-commands.h"
+#include "mxprov-discovery.h"
 #include "mxprov-exit.h"
 #include "mxprov-loader.h"
 #include "mxprov-log.h"
@@ -255,6 +256,7 @@ mxprov_cmd_provision (gint argc, gchar **argv)
   const gchar *deferred[] = { NULL, NULL };
   const gchar *bundle_key;
   gint argc_copy = argc;
+  gint64 deadline_us;
   const GOptionEntry entries[] = {
     { "homeserver", 's', 0, G_OPTION_ARG_STRING, &o.homeserver,
       "Client API base URL of the homeserver", "URL" },
@@ -384,10 +386,31 @@ mxprov_cmd_provision (gint argc, gchar **argv)
     return fail (error);
   /* The grammar needs no server; the length check with the real server
    * name happens in the user step once the server name is known. */
-  if (!o.allow_insecure_http && !check_transport_security (o.homeserver, &error))
+  if (!o.allow_insecure_http && !mxprov_discovery_is_server_name (o.homeserver)
+      && !check_transport_security (o.homeserver, &error))
     return fail (error);
   if (o.username != NULL && !mxprov_matrix_validate_localpart (o.username, NULL, &error))
     return fail (error);
+  if (o.cacert != NULL && !g_file_test (o.cacert, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (&error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "--cacert %s: no such file", o.cacert);
+      return fail (error);
+    }
+  deadline_us = g_get_monotonic_time () + (gint64) o.timeout * G_USEC_PER_SEC;
+  if (mxprov_discovery_is_server_name (o.homeserver))
+    {
+      /* The first network request: the contract was checked above. */
+      g_autofree gchar *base_url = mxprov_discovery_resolve (o.homeserver, o.cacert,
+                                                             (guint) o.request_timeout * 1000,
+                                                             deadline_us, &error);
+      if (base_url == NULL)
+        return fail (error);
+      if (!o.allow_insecure_http && !check_transport_security (base_url, &error))
+        return fail (error);
+      g_free (o.homeserver);
+      o.homeserver = g_steal_pointer (&base_url);
+      mxprov_context_set (context, "homeserver", o.homeserver, MXPROV_CONTEXT_FLAG_NONE);
+    }
   http = mxprov_http_new (o.homeserver, &error);
   if (http == NULL)
     return fail (error);
@@ -395,15 +418,7 @@ mxprov_cmd_provision (gint argc, gchar **argv)
                             (guint) o.request_timeout * 1000);
   mxprov_http_set_max_retries (http, (guint) o.retries);
   if (o.cacert != NULL)
-    {
-      if (!g_file_test (o.cacert, G_FILE_TEST_IS_REGULAR))
-        {
-          g_set_error (&error, G_FILE_ERROR, G_FILE_ERROR_NOENT,
-                       "--cacert %s: no such file", o.cacert);
-          return fail (error);
-        }
-      mxprov_http_set_ca_file (http, o.cacert);
-    }
+    mxprov_http_set_ca_file (http, o.cacert);
   mxprov_context_set_http (context, http);
 
   if (deferred[0] != NULL)
@@ -422,7 +437,7 @@ mxprov_cmd_provision (gint argc, gchar **argv)
     }
 
   /* The network part. */
-  mxprov_http_set_deadline (http, g_get_monotonic_time () + (gint64) o.timeout * G_USEC_PER_SEC);
+  mxprov_http_set_deadline (http, deadline_us);
   if (!check_server_speaks_matrix (http, &error))
     return fail (error);
   if (!mxprov_pipeline_execute (pipeline, context, o.check_only ? "auth" : NULL, &error)
