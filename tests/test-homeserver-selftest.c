@@ -4,7 +4,9 @@
  * test built on the homeserver proves nothing.
  */
 #include <curl/curl.h>
+#include <gio/gio.h>
 #include <glib.h>
+#include <glib/gstdio.h>
 #include <json-c/json.h>
 #include <string.h>
 
@@ -21,6 +23,7 @@ typedef struct {
   long status;
   gchar *content_type;
   gchar *retry_after;
+  gchar *server; /* the Server header, or NULL */
   GString *body;
   json_object *json; /* NULL unless the body is valid JSON */
   gint64 elapsed_us;
@@ -31,6 +34,7 @@ response_free (Response *resp)
 {
   g_free (resp->content_type);
   g_free (resp->retry_after);
+  g_free (resp->server);
   g_string_free (resp->body, TRUE);
   if (resp->json != NULL)
     json_object_put (resp->json);
@@ -57,16 +61,21 @@ header_cb (char *data, size_t size, size_t nmemb, void *user_data)
       g_free (resp->retry_after);
       resp->retry_after = g_strstrip (g_strdup (line + 12));
     }
+  if (g_ascii_strncasecmp (line, "Server:", 7) == 0)
+    {
+      g_free (resp->server);
+      resp->server = g_strstrip (g_strdup (line + 7));
+    }
   return size * nmemb;
 }
 
 /* One request on a fresh connection; `path` is sent as given (encoded). */
 static Response *
-http (TestHomeserver *hs, const gchar *method, const gchar *path,
-      const gchar *token, const gchar *body)
+http_url (const gchar *base_url, const gchar *method, const gchar *path,
+          const gchar *token, const gchar *body)
 {
   Response *resp = g_new0 (Response, 1);
-  g_autofree gchar *url = g_strconcat (test_homeserver_get_url (hs), path, NULL);
+  g_autofree gchar *url = g_strconcat (base_url, path, NULL);
   g_autofree gchar *auth = NULL;
   struct curl_slist *headers = NULL;
   CURL *curl = curl_easy_init ();
@@ -115,6 +124,13 @@ http (TestHomeserver *hs, const gchar *method, const gchar *path,
   curl_slist_free_all (headers);
   curl_easy_cleanup (curl);
   return resp;
+}
+
+static Response *
+http (TestHomeserver *hs, const gchar *method, const gchar *path,
+      const gchar *token, const gchar *body)
+{
+  return http_url (test_homeserver_get_url (hs), method, path, token, body);
 }
 
 static const gchar *
@@ -1123,6 +1139,847 @@ test_restart (void)
   g_assert_true (test_homeserver_user_exists (hs, ALICE));
 }
 
+/* ------------------------------------------------------------------------ */
+/* Shared-secret registration */
+
+#define SECRET "s3cret"
+#define REGISTER_PATH "/_synapse/admin/v1/register"
+
+/* The client's side of the MAC, written independently of the server's:
+ * HMAC-SHA1 keyed by the secret over nonce \0 user \0 password \0
+ * admin|notadmin [\0 user_type], lowercase hex. */
+static gchar *
+client_mac (const gchar *secret, const gchar *nonce, const gchar *user, const gchar *password,
+            gboolean admin, const gchar *user_type)
+{
+  g_autoptr(GHmac) hmac = g_hmac_new (G_CHECKSUM_SHA1, (const guchar *) secret, strlen (secret));
+  const gchar *parts[] = { nonce, user, password, admin ? "admin" : "notadmin", user_type };
+
+  for (guint i = 0; i < G_N_ELEMENTS (parts) && parts[i] != NULL; i++)
+    {
+      if (i > 0)
+        g_hmac_update (hmac, (const guchar *) "", 1);
+      g_hmac_update (hmac, (const guchar *) parts[i], (gssize) strlen (parts[i]));
+    }
+  return g_strdup (g_hmac_get_string (hmac));
+}
+
+/* {nonce, username, password, admin, mac} plus `extra` members ("" or
+ * starting with a comma) */
+static gchar *
+register_body (const gchar *nonce, const gchar *user, const gchar *password, gboolean admin,
+               const gchar *mac, const gchar *extra)
+{
+  g_autoptr(json_object) obj = json_object_new_object ();
+  const gchar *text;
+
+  json_object_object_add (obj, "nonce", json_object_new_string (nonce));
+  json_object_object_add (obj, "username", json_object_new_string (user));
+  json_object_object_add (obj, "password", json_object_new_string (password));
+  json_object_object_add (obj, "admin", json_object_new_boolean (admin));
+  json_object_object_add (obj, "mac", json_object_new_string (mac));
+  text = json_object_to_json_string_ext (obj, JSON_C_TO_STRING_PLAIN);
+  /* splice the extra members in before the closing brace */
+  return g_strdup_printf ("%.*s%s}", (int) strlen (text) - 1, text, extra != NULL ? extra : "");
+}
+
+/* POST a registration the server should accept or refuse by its MAC alone:
+ * the MAC is computed for exactly what is sent */
+static Response *
+register_user (TestHomeserver *hs, const gchar *nonce, const gchar *user, const gchar *password,
+               gboolean admin, const gchar *user_type, const gchar *extra)
+{
+  g_autofree gchar *mac = client_mac (SECRET, nonce, user, password, admin, user_type);
+  g_autofree gchar *type_member = user_type != NULL ? g_strdup_printf (",\"user_type\":\"%s\"", user_type) : g_strdup ("");
+  g_autofree gchar *all_extra = g_strconcat (type_member, extra != NULL ? extra : "", NULL);
+  g_autofree gchar *body = register_body (nonce, user, password, admin, mac, all_extra);
+
+  return http (hs, "POST", REGISTER_PATH, NULL, body);
+}
+
+static gchar *
+get_nonce (TestHomeserver *hs)
+{
+  g_autoptr(Response) resp = http (hs, "GET", REGISTER_PATH, NULL, NULL);
+
+  assert_ok (resp, 200);
+  g_assert_nonnull (jstr (resp->json, "nonce"));
+  return g_strdup (jstr (resp->json, "nonce"));
+}
+
+/* a server with just an admin, the shared secret set */
+static TestHomeserver *
+start_empty_server (TestHomeserverFlavour flavour)
+{
+  TestHomeserver *hs = test_homeserver_new ("example.test");
+  g_autoptr(GError) error = NULL;
+
+  test_homeserver_add_user (hs, "admin", "adminpw", TRUE);
+  test_homeserver_set_login_rate_limit (hs, FALSE);
+  test_homeserver_set_flavour (hs, flavour);
+  test_homeserver_set_registration_secret (hs, SECRET);
+  g_assert_true (test_homeserver_start (hs, &error));
+  g_assert_no_error (error);
+  return hs;
+}
+
+static void
+assert_go_message (Response *resp, long status)
+{
+  if (resp->code != CURLE_OK || resp->status != status)
+    g_error ("expected %ld, got curl %d HTTP %ld: %s", status, resp->code, resp->status, resp->body->str);
+  g_assert_nonnull (resp->json);
+  g_assert_nonnull (jstr (resp->json, "message"));
+  g_assert_false (json_object_object_get_ex (resp->json, "errcode", NULL));
+}
+
+static void
+test_hmac_vectors (void)
+{
+  static const struct {
+    gboolean admin;
+    const gchar *user_type;
+    const gchar *mac;
+  } vectors[] = {
+    { FALSE, NULL, "d7cd8fe38bb2b37bacf757920ef46050075d427d" },
+    { TRUE, NULL, "fff9f57189c2d1a494c19759e16d592b0f64ce32" },
+    { FALSE, "bot", "d3aca8c91c01f0a76c048b887bea95fa6d6e3e6b" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (vectors); i++)
+    {
+      g_autofree gchar *mac = client_mac (SECRET, "abc", "alice", "pw", vectors[i].admin, vectors[i].user_type);
+      g_autofree gchar *extra = vectors[i].user_type != NULL
+                                ? g_strdup_printf (",\"user_type\":\"%s\"", vectors[i].user_type) : g_strdup ("");
+      g_autofree gchar *body = register_body ("abc", "alice", "pw", vectors[i].admin, vectors[i].mac, extra);
+      g_autofree gchar *upper = g_ascii_strup (vectors[i].mac, -1);
+      g_autofree gchar *upper_body = register_body ("abc", "alice", "pw", vectors[i].admin, upper, extra);
+      g_autoptr(TestHomeserver) synapse = start_empty_server (TEST_HOMESERVER_SYNAPSE);
+      g_autoptr(TestHomeserver) dendrite = start_empty_server (TEST_HOMESERVER_DENDRITE);
+      g_autoptr(Response) s_upper = NULL;
+      g_autoptr(Response) s_ok = NULL;
+      g_autoptr(Response) d_ok = NULL;
+      g_autoptr(Response) d_upper = NULL;
+
+      /* the test's own HMAC reproduces the vector */
+      g_assert_cmpstr (mac, ==, vectors[i].mac);
+
+      /* Synapse: the vector registers alice; its MAC compare is on the hex
+       * string, so an uppercase MAC is refused (and uses up the nonce) */
+      test_homeserver_add_nonce (synapse, "abc");
+      s_upper = http (synapse, "POST", REGISTER_PATH, NULL, upper_body);
+      assert_error (s_upper, 403, "M_FORBIDDEN");
+      g_assert_cmpstr (jstr (s_upper->json, "error"), ==, "HMAC incorrect");
+      test_homeserver_add_nonce (synapse, "abc");
+      s_ok = http (synapse, "POST", REGISTER_PATH, NULL, body);
+      assert_ok (s_ok, 200);
+      g_assert_cmpstr (jstr (s_ok->json, "user_id"), ==, ALICE);
+      g_assert_cmpint (test_homeserver_user_is_admin (synapse, ALICE), ==, vectors[i].admin);
+      if (vectors[i].user_type != NULL)
+        {
+          g_autofree gchar *admin = login (synapse, "admin", "adminpw");
+          g_autoptr(Response) info = http (synapse, "GET", "/_synapse/admin/v2/users/%40alice%3Aexample.test", admin, NULL);
+          assert_ok (info, 200);
+          g_assert_cmpstr (jstr (info->json, "user_type"), ==, vectors[i].user_type);
+        }
+
+      /* Dendrite never puts user_type in the MAC, compares bytes (any hex
+       * case), and checks the password only after the MAC: "pw" is too
+       * short, so M_WEAK_PASSWORD proves the MAC was accepted */
+      test_homeserver_add_nonce (dendrite, "abc");
+      d_ok = http (dendrite, "POST", REGISTER_PATH, NULL, body);
+      d_upper = http (dendrite, "POST", REGISTER_PATH, NULL, upper_body);
+      if (vectors[i].user_type == NULL)
+        {
+          assert_error (d_ok, 400, "M_WEAK_PASSWORD");
+          assert_error (d_upper, 400, "M_WEAK_PASSWORD");
+        }
+      else
+        {
+          assert_error (d_ok, 403, "M_FORBIDDEN");
+          g_assert_cmpstr (jstr (d_ok->json, "error"), ==, "bad mac");
+          assert_error (d_upper, 403, "M_FORBIDDEN");
+        }
+      g_assert_false (test_homeserver_user_exists (dendrite, ALICE));
+    }
+
+  /* the other way round: a MAC for the wrong admin flag, or without the
+   * user_type that is sent, is refused by Synapse */
+  {
+    g_autoptr(TestHomeserver) hs = start_empty_server (TEST_HOMESERVER_SYNAPSE);
+    g_autofree gchar *admin_flag = register_body ("abc", "alice", "pw", TRUE, vectors[0].mac, "");
+    g_autofree gchar *no_type = register_body ("abc", "alice", "pw", FALSE, vectors[0].mac, ",\"user_type\":\"bot\"");
+    g_autoptr(Response) r1 = NULL;
+    g_autoptr(Response) r2 = NULL;
+
+    test_homeserver_add_nonce (hs, "abc");
+    r1 = http (hs, "POST", REGISTER_PATH, NULL, admin_flag);
+    assert_error (r1, 403, "M_FORBIDDEN");
+    test_homeserver_add_nonce (hs, "abc");
+    r2 = http (hs, "POST", REGISTER_PATH, NULL, no_type);
+    assert_error (r2, 403, "M_FORBIDDEN");
+    g_assert_false (test_homeserver_user_exists (hs, ALICE));
+  }
+}
+
+static void
+test_shared_secret_synapse (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *n0 = get_nonce (hs); /* a nonce needs no secret and no token */
+  g_autofree gchar *n1 = NULL;
+  g_autofree gchar *n2 = NULL;
+  g_autofree gchar *n3 = NULL;
+  g_autofree gchar *dn = NULL;
+  g_autofree gchar *pw = NULL;
+  g_autofree gchar *admin = NULL;
+  g_autoptr(Response) disabled = register_user (hs, n0, "bob", "bobpw", FALSE, NULL, NULL);
+  g_autoptr(Response) created = NULL;
+  g_autoptr(Response) whoami = NULL;
+  g_autoptr(Response) reused = NULL;
+  g_autoptr(Response) bad_mac = NULL;
+  g_autoptr(Response) after_bad = NULL;
+  g_autoptr(Response) expired = NULL;
+  g_autoptr(Response) no_nonce = NULL;
+  g_autoptr(Response) bad_type = NULL;
+  g_autoptr(Response) bot = NULL;
+  g_autoptr(Response) info = NULL;
+  g_autoptr(Response) inhibited = NULL;
+  g_autoptr(Response) disabled_again = NULL;
+  g_autoptr(GRegex) hex_re = g_regex_new ("^[0-9a-f]{128}$", 0, 0, NULL);
+  struct {
+    const gchar *user;
+    const gchar *errcode;
+  } refused[] = {
+    { "alice", "M_USER_IN_USE" },
+    { "ALICE", "M_USER_IN_USE" }, /* lowercased first */
+    { "_x", "M_INVALID_USERNAME" },
+    { "12345", "M_INVALID_USERNAME" },
+    { "a b", "M_INVALID_USERNAME" },
+  };
+
+  assert_error (disabled, 400, "M_UNKNOWN");
+  g_assert_cmpstr (jstr (disabled->json, "error"), ==, "Shared secret registration is not enabled");
+
+  test_homeserver_set_registration_secret (hs, SECRET);
+  n1 = get_nonce (hs);
+  g_assert_true (g_regex_match (hex_re, n1, 0, NULL));
+  created = register_user (hs, n1, "bob", "bobpw", FALSE, NULL, ",\"displayname\":\"Bob\"");
+  assert_ok (created, 200);
+  g_assert_cmpstr (jstr (created->json, "user_id"), ==, BOB);
+  g_assert_cmpstr (jstr (created->json, "home_server"), ==, "example.test");
+  g_assert_cmpuint (strlen (jstr (created->json, "device_id")), ==, 10);
+  g_assert_true (test_homeserver_user_exists (hs, BOB));
+  g_assert_false (test_homeserver_user_is_admin (hs, BOB));
+  dn = test_homeserver_get_user_displayname (hs, BOB);
+  g_assert_cmpstr (dn, ==, "Bob");
+  pw = test_homeserver_get_user_password (hs, BOB);
+  g_assert_cmpstr (pw, ==, "bobpw");
+  /* a real device, whose token works */
+  g_assert_cmpuint (test_homeserver_count_devices (hs, BOB), ==, 1);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, BOB), ==, 1);
+  whoami = http (hs, "GET", "/_matrix/client/v3/account/whoami", jstr (created->json, "access_token"), NULL);
+  assert_ok (whoami, 200);
+  g_assert_cmpstr (jstr (whoami->json, "user_id"), ==, BOB);
+  g_assert_cmpstr (jstr (whoami->json, "device_id"), ==, jstr (created->json, "device_id"));
+
+  /* a nonce is good for one POST */
+  reused = register_user (hs, n1, "carol", "carolpw", FALSE, NULL, NULL);
+  assert_error (reused, 400, "M_UNKNOWN");
+  g_assert_cmpstr (jstr (reused->json, "error"), ==, "unrecognised nonce");
+
+  /* ... even one that fails */
+  n2 = get_nonce (hs);
+  {
+    g_autofree gchar *body = register_body (n2, "carol", "carolpw", FALSE, "0000", "");
+    bad_mac = http (hs, "POST", REGISTER_PATH, NULL, body);
+  }
+  assert_error (bad_mac, 403, "M_FORBIDDEN");
+  g_assert_cmpstr (jstr (bad_mac->json, "error"), ==, "HMAC incorrect");
+  after_bad = register_user (hs, n2, "carol", "carolpw", FALSE, NULL, NULL);
+  assert_error (after_bad, 400, "M_UNKNOWN");
+  g_assert_cmpstr (jstr (after_bad->json, "error"), ==, "unrecognised nonce");
+  g_assert_false (test_homeserver_user_exists (hs, "@carol:example.test"));
+
+  /* expiry */
+  n3 = get_nonce (hs);
+  test_homeserver_expire_nonces (hs);
+  expired = register_user (hs, n3, "carol", "carolpw", FALSE, NULL, NULL);
+  assert_error (expired, 400, "M_UNKNOWN");
+  g_assert_cmpstr (jstr (expired->json, "error"), ==, "unrecognised nonce");
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autofree gchar *nonce = get_nonce (hs);
+      g_autoptr(Response) resp = register_user (hs, nonce, refused[i].user, "pw", FALSE, NULL, NULL);
+      assert_error (resp, 400, refused[i].errcode);
+      if (i == 0)
+        g_assert_cmpstr (jstr (resp->json, "error"), ==, "User ID already taken.");
+    }
+
+  no_nonce = http (hs, "POST", REGISTER_PATH, NULL, "{\"username\":\"carol\"}");
+  assert_error (no_nonce, 400, "M_BAD_JSON");
+  {
+    g_autofree gchar *nonce = get_nonce (hs);
+    bad_type = register_user (hs, nonce, "carol", "carolpw", FALSE, "robot", NULL);
+  }
+  assert_error (bad_type, 400, "M_UNKNOWN");
+  g_assert_cmpstr (jstr (bad_type->json, "error"), ==, "Invalid user type");
+
+  /* an admin bot; its user_type shows in the admin API */
+  {
+    g_autofree gchar *nonce = get_nonce (hs);
+    bot = register_user (hs, nonce, "dave", "davepw", TRUE, "bot", NULL);
+  }
+  assert_ok (bot, 200);
+  g_assert_true (test_homeserver_user_is_admin (hs, "@dave:example.test"));
+  admin = login (hs, "admin", "adminpw");
+  info = http (hs, "GET", "/_synapse/admin/v2/users/%40dave%3Aexample.test", admin, NULL);
+  assert_ok (info, 200);
+  g_assert_cmpstr (jstr (info->json, "user_type"), ==, "bot");
+  g_assert_cmpint (json_object_get_int (jget (info->json, "admin")), ==, 1);
+
+  /* inhibit_login: a user, no device */
+  {
+    g_autofree gchar *nonce = get_nonce (hs);
+    inhibited = register_user (hs, nonce, "erin", "erinpw", FALSE, NULL, ",\"inhibit_login\":true");
+  }
+  assert_ok (inhibited, 200);
+  g_assert_null (jget (inhibited->json, "access_token"));
+  g_assert_true (test_homeserver_user_exists (hs, "@erin:example.test"));
+  g_assert_cmpuint (test_homeserver_count_devices (hs, "@erin:example.test"), ==, 0);
+
+  test_homeserver_set_registration_secret (hs, NULL);
+  {
+    g_autofree gchar *nonce = get_nonce (hs);
+    disabled_again = register_user (hs, nonce, "frank", "frankpw", FALSE, NULL, NULL);
+  }
+  assert_error (disabled_again, 400, "M_UNKNOWN");
+  g_assert_false (test_homeserver_user_exists (hs, "@frank:example.test"));
+}
+
+static void
+test_shared_secret_dendrite (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *n1 = NULL;
+  g_autofree gchar *n2 = NULL;
+  g_autofree gchar *dn = NULL;
+  g_autofree gchar *long_ok = g_strnfill (254 - strlen ("@:example.test"), 'l');
+  g_autofree gchar *long_bad = g_strnfill (255 - strlen ("@:example.test"), 'l');
+  g_autofree gchar *long_ok_id = g_strdup_printf ("@%s:example.test", long_ok);
+  g_autoptr(Response) get_off = NULL;
+  g_autoptr(Response) post_off = NULL;
+  g_autoptr(Response) created = NULL;
+  g_autoptr(Response) whoami = NULL;
+  g_autoptr(Response) reused = NULL;
+  g_autoptr(Response) bad_mac = NULL;
+  g_autoptr(Response) unknown = NULL;
+  g_autoptr(Response) expired = NULL;
+  g_autoptr(Response) weak = NULL;
+  g_autoptr(Response) taken = NULL;
+  g_autoptr(Response) too_long = NULL;
+  g_autoptr(Response) just_fits = NULL;
+  g_autoptr(Response) admin = NULL;
+  g_autoptr(Response) typed = NULL;
+  g_autoptr(Response) wrong_method = NULL;
+  g_autoptr(GRegex) nonce_re = g_regex_new ("^[A-Za-z0-9]{16}$", 0, 0, NULL);
+
+  test_homeserver_set_flavour (hs, TEST_HOMESERVER_DENDRITE);
+  /* without a secret the endpoint does not exist */
+  get_off = http (hs, "GET", REGISTER_PATH, NULL, NULL);
+  assert_error (get_off, 404, "M_UNRECOGNIZED");
+  post_off = http (hs, "POST", REGISTER_PATH, NULL, "{}");
+  assert_error (post_off, 404, "M_UNRECOGNIZED");
+
+  test_homeserver_set_registration_secret (hs, SECRET);
+  wrong_method = http (hs, "PUT", REGISTER_PATH, NULL, "{}");
+  assert_error (wrong_method, 405, "M_UNRECOGNIZED");
+  n1 = get_nonce (hs);
+  g_assert_true (g_regex_match (nonce_re, n1, 0, NULL));
+  created = register_user (hs, n1, "bob", "bobpassword", FALSE, NULL, ",\"displayname\":\"Bob\"");
+  assert_ok (created, 200);
+  g_assert_cmpstr (jstr (created->json, "user_id"), ==, BOB);
+  g_assert_false (json_object_object_get_ex (created->json, "home_server", NULL));
+  g_assert_cmpstr (jstr (created->json, "device_id"), ==, "shared_secret_registration");
+  g_assert_false (test_homeserver_user_is_admin (hs, BOB));
+  dn = test_homeserver_get_user_displayname (hs, BOB);
+  g_assert_cmpstr (dn, ==, "Bob");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, BOB), ==, 1);
+  whoami = http (hs, "GET", "/_matrix/client/v3/account/whoami", jstr (created->json, "access_token"), NULL);
+  assert_ok (whoami, 200);
+  g_assert_cmpstr (jstr (whoami->json, "device_id"), ==, "shared_secret_registration");
+
+  /* the nonce stays good */
+  reused = register_user (hs, n1, "carol", "carolpassword", FALSE, NULL, NULL);
+  assert_ok (reused, 200);
+  g_assert_true (test_homeserver_user_exists (hs, "@carol:example.test"));
+
+  {
+    g_autofree gchar *body = register_body (n1, "dave", "davepassword", FALSE, "00ff", "");
+    bad_mac = http (hs, "POST", REGISTER_PATH, NULL, body);
+  }
+  assert_error (bad_mac, 403, "M_FORBIDDEN");
+  g_assert_cmpstr (jstr (bad_mac->json, "error"), ==, "bad mac");
+
+  /* an unknown or expired nonce: 500 and a bare "message" */
+  unknown = register_user (hs, "notanonce", "dave", "davepassword", FALSE, NULL, NULL);
+  assert_go_message (unknown, 500);
+  n2 = get_nonce (hs);
+  test_homeserver_expire_nonces (hs);
+  expired = register_user (hs, n2, "dave", "davepassword", FALSE, NULL, NULL);
+  assert_go_message (expired, 500);
+  g_assert_false (test_homeserver_user_exists (hs, "@dave:example.test"));
+
+  n2 = (g_free (n2), get_nonce (hs));
+  weak = register_user (hs, n2, "dave", "short", FALSE, NULL, NULL);
+  assert_error (weak, 400, "M_WEAK_PASSWORD");
+  taken = register_user (hs, n2, "alice", "alicepassword", FALSE, NULL, NULL);
+  assert_error (taken, 400, "M_USER_IN_USE");
+  /* a full user ID over 254 bytes (Dendrite answers M_BAD_JSON there) */
+  too_long = register_user (hs, n2, long_bad, "longpassword", FALSE, NULL, NULL);
+  g_assert_cmpint (too_long->status, ==, 400);
+  g_assert_cmpstr (jstr (too_long->json, "errcode"), ==, "M_BAD_JSON");
+  just_fits = register_user (hs, n2, long_ok, "longpassword", FALSE, NULL, NULL);
+  assert_ok (just_fits, 200);
+  g_assert_true (test_homeserver_user_exists (hs, long_ok_id));
+
+  admin = register_user (hs, n2, "dave", "davepassword", TRUE, NULL, NULL);
+  assert_ok (admin, 200);
+  g_assert_true (test_homeserver_user_is_admin (hs, "@dave:example.test"));
+  /* no user_type support: sent, it is simply not part of the MAC */
+  {
+    g_autofree gchar *mac = client_mac (SECRET, n2, "erin", "erinpassword", FALSE, NULL);
+    g_autofree gchar *body = register_body (n2, "erin", "erinpassword", FALSE, mac, ",\"user_type\":\"bot\"");
+    typed = http (hs, "POST", REGISTER_PATH, NULL, body);
+  }
+  assert_ok (typed, 200);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Dendrite mode */
+
+static void
+test_dendrite_mode (void)
+{
+  static const struct {
+    const gchar *method;
+    const gchar *path;
+    const gchar *body;
+  } admin_calls[] = {
+    { "GET", "/_synapse/admin/v1/server_version", NULL },
+    { "GET", "/_synapse/admin/v1/users/%40admin%3Aexample.test/admin", NULL },
+    { "GET", "/_synapse/admin/v2/users/%40alice%3Aexample.test", NULL },
+    { "PUT", "/_synapse/admin/v2/users/%40bob%3Aexample.test", "{\"password\":\"x\"}" },
+    { "GET", "/_synapse/admin/v1/username_available?username=bob", NULL },
+    { "POST", "/_synapse/admin/v1/users/%40alice%3Aexample.test/login", "{}" },
+    { "POST", "/_synapse/admin/v1/deactivate/%40alice%3Aexample.test", "{\"erase\":true}" },
+    { "DELETE", "/_synapse/admin/v1/rooms/%21x%3Aexample.test", "{\"purge\":true}" },
+    { "GET", "/_synapse/admin/v1/register", NULL },
+  };
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *body = password_body ("admin", "adminpw");
+  g_autofree gchar *admin = NULL;
+  g_autofree gchar *room_id = NULL;
+  g_autoptr(Response) synapse_login = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+  g_autoptr(Response) synapse_fed = http (hs, "GET", "/_matrix/federation/v1/version", NULL, NULL);
+  g_autoptr(Response) login_resp = NULL;
+  g_autoptr(Response) fed = NULL;
+  g_autoptr(Response) joined = NULL;
+  g_autoptr(Response) back = NULL;
+  g_autoptr(Response) back_fed = NULL;
+
+  /* Synapse, for contrast */
+  assert_ok (synapse_login, 200);
+  g_assert_cmpstr (jstr (synapse_login->json, "home_server"), ==, "example.test");
+  g_assert_cmpstr (synapse_login->server, ==, "Synapse/1.67.0");
+  assert_error (synapse_fed, 404, "M_UNRECOGNIZED");
+
+  test_homeserver_set_flavour (hs, TEST_HOMESERVER_DENDRITE);
+  login_resp = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+  assert_ok (login_resp, 200);
+  g_assert_cmpstr (jstr (login_resp->json, "user_id"), ==, ADMIN);
+  g_assert_false (json_object_object_get_ex (login_resp->json, "home_server", NULL));
+  g_assert_null (login_resp->server);
+  admin = g_strdup (jstr (login_resp->json, "access_token"));
+
+  for (guint i = 0; i < G_N_ELEMENTS (admin_calls); i++)
+    {
+      g_autoptr(Response) resp = http (hs, admin_calls[i].method, admin_calls[i].path, admin, admin_calls[i].body);
+      assert_error (resp, 404, "M_UNRECOGNIZED");
+      g_assert_cmpstr (jstr (resp->json, "error"), ==, "Unrecognized request");
+    }
+  g_assert_false (test_homeserver_user_exists (hs, BOB));
+  g_assert_false (test_homeserver_user_is_deactivated (hs, ALICE));
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 0);
+
+  fed = http (hs, "GET", "/_matrix/federation/v1/version", NULL, NULL);
+  assert_ok (fed, 200);
+  g_assert_cmpstr (jstr (jget (fed->json, "server"), "name"), ==, "Dendrite");
+  g_assert_cmpstr (jstr (jget (fed->json, "server"), "version"), ==, "0.13.7");
+
+  /* the client API is unchanged */
+  room_id = create_room (hs, admin, room_body);
+  joined = http (hs, "GET", "/_matrix/client/v3/joined_rooms", admin, NULL);
+  assert_ok (joined, 200);
+  g_assert_cmpstr (json_object_get_string (json_object_array_get_idx (jget (joined->json, "joined_rooms"), 0)), ==, room_id);
+
+  test_homeserver_set_flavour (hs, TEST_HOMESERVER_SYNAPSE);
+  back = http (hs, "GET", "/_synapse/admin/v1/server_version", NULL, NULL);
+  assert_ok (back, 200);
+  back_fed = http (hs, "GET", "/_matrix/federation/v1/version", NULL, NULL);
+  assert_error (back_fed, 404, "M_UNRECOGNIZED");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Self-deactivation */
+
+#define DEACTIVATE_PATH "/_matrix/client/v3/account/deactivate"
+
+static gchar *
+uia_body (const gchar *user, const gchar *password, const gchar *session)
+{
+  g_autofree gchar *session_member = session != NULL ? g_strdup_printf (",\"session\":\"%s\"", session) : g_strdup ("");
+
+  return g_strdup_printf ("{\"auth\":{\"type\":\"m.login.password\",\"identifier\":{\"type\":\"m.id.user\","
+                          "\"user\":\"%s\"},\"password\":\"%s\"%s}}", user, password, session_member);
+}
+
+static void
+assert_uia_challenge (Response *resp, const gchar *errcode)
+{
+  json_object *flows;
+  json_object *stages;
+
+  g_assert_cmpint (resp->code, ==, CURLE_OK);
+  g_assert_cmpint (resp->status, ==, 401);
+  g_assert_nonnull (resp->json);
+  g_assert_nonnull (jstr (resp->json, "session"));
+  g_assert_cmpuint (strlen (jstr (resp->json, "session")), >, 0);
+  flows = jget (resp->json, "flows");
+  g_assert_true (json_object_is_type (flows, json_type_array));
+  g_assert_cmpuint (json_object_array_length (flows), ==, 1);
+  stages = jget (json_object_array_get_idx (flows, 0), "stages");
+  g_assert_cmpuint (json_object_array_length (stages), ==, 1);
+  g_assert_cmpstr (json_object_get_string (json_object_array_get_idx (stages, 0)), ==, "m.login.password");
+  g_assert_true (json_object_is_type (jget (resp->json, "params"), json_type_object));
+  g_assert_cmpint (json_object_object_length (jget (resp->json, "params")), ==, 0);
+  g_assert_cmpstr (jstr (resp->json, "errcode"), ==, errcode);
+}
+
+static void
+assert_fully_deactivated (TestHomeserver *hs, const gchar *user_id, const gchar *room_id)
+{
+  g_autofree gchar *pw = test_homeserver_get_user_password (hs, user_id);
+  g_autoptr(GPtrArray) rooms = test_homeserver_list_rooms (hs);
+  g_autoptr(GPtrArray) joined = test_homeserver_list_joined_rooms (hs, user_id);
+  g_autoptr(json_object) member = test_homeserver_room_get_state (hs, room_id, "m.room.member", user_id);
+
+  g_assert_true (test_homeserver_user_exists (hs, user_id));
+  g_assert_true (test_homeserver_user_is_deactivated (hs, user_id));
+  g_assert_null (pw);
+  g_assert_cmpuint (test_homeserver_count_devices (hs, user_id), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, user_id), ==, 0);
+  g_assert_cmpuint (joined->len, ==, 0);
+  g_assert_false (test_homeserver_room_is_joined (hs, room_id, user_id));
+  g_assert_cmpstr (jstr (member, "membership"), ==, "leave");
+  /* the room outlives its last member */
+  g_assert_true (g_ptr_array_find_with_equal_func (rooms, room_id, g_str_equal, NULL));
+  g_assert_false (test_homeserver_room_has_members (hs, room_id));
+}
+
+static void
+test_self_deactivate_synapse (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *alice = NULL;
+  g_autofree gchar *alice2 = NULL;
+  g_autofree gchar *bob = NULL;
+  g_autofree gchar *room_id = NULL;
+  g_autofree gchar *bob_room = NULL;
+  g_autofree gchar *session = NULL;
+  g_autofree gchar *wrong = NULL;
+  g_autofree gchar *right = NULL;
+  g_autofree gchar *other = NULL;
+  g_autofree gchar *stale = uia_body ("alice", "alicepw", "nosuchsession");
+  g_autofree gchar *bob_full = uia_body (BOB, "bobpw", NULL);
+  g_autoptr(Response) no_token = NULL;
+  g_autoptr(Response) challenge = NULL;
+  g_autoptr(Response) refused = NULL;
+  g_autoptr(Response) unknown_session = NULL;
+  g_autoptr(Response) someone_else = NULL;
+  g_autoptr(Response) done = NULL;
+  g_autoptr(Response) relogin = NULL;
+  g_autoptr(Response) old_token = NULL;
+  g_autoptr(Response) bob_done = NULL;
+
+  test_homeserver_add_user (hs, "bob", "bobpw", FALSE);
+  alice = login (hs, "alice", "alicepw");
+  alice2 = login (hs, "alice", "alicepw");
+  bob = login (hs, "bob", "bobpw");
+  room_id = create_room (hs, alice, room_body);
+  bob_room = create_room (hs, bob, "{}");
+
+  no_token = http (hs, "POST", DEACTIVATE_PATH, NULL, "{}");
+  assert_error (no_token, 401, "M_MISSING_TOKEN");
+
+  /* no auth: the flows, and a session to continue */
+  challenge = http (hs, "POST", DEACTIVATE_PATH, alice, "{}");
+  assert_uia_challenge (challenge, NULL);
+  g_assert_false (json_object_object_get_ex (challenge->json, "completed", NULL));
+  session = g_strdup (jstr (challenge->json, "session"));
+
+  wrong = uia_body ("alice", "nope", session);
+  refused = http (hs, "POST", DEACTIVATE_PATH, alice, wrong);
+  assert_uia_challenge (refused, "M_FORBIDDEN");
+  g_assert_cmpstr (jstr (refused->json, "session"), ==, session);
+  g_assert_cmpuint (json_object_array_length (jget (refused->json, "completed")), ==, 0);
+  g_assert_false (test_homeserver_user_is_deactivated (hs, ALICE));
+
+  unknown_session = http (hs, "POST", DEACTIVATE_PATH, alice, stale);
+  assert_error (unknown_session, 400, "M_UNKNOWN");
+
+  /* someone else's password does not deactivate you, nor them */
+  other = uia_body ("bob", "bobpw", session);
+  someone_else = http (hs, "POST", DEACTIVATE_PATH, alice, other);
+  assert_error (someone_else, 403, "M_FORBIDDEN");
+  g_assert_cmpstr (jstr (someone_else->json, "error"), ==, "Invalid auth");
+  g_assert_false (test_homeserver_user_is_deactivated (hs, ALICE));
+  g_assert_false (test_homeserver_user_is_deactivated (hs, BOB));
+
+  /* a fresh session, the localpart and the right password */
+  {
+    g_autoptr(Response) again = http (hs, "POST", DEACTIVATE_PATH, alice, "{}");
+    assert_uia_challenge (again, NULL);
+    g_free (session);
+    session = g_strdup (jstr (again->json, "session"));
+  }
+  right = uia_body ("alice", "alicepw", session);
+  done = http (hs, "POST", DEACTIVATE_PATH, alice, right);
+  assert_ok (done, 200);
+  g_assert_cmpstr (jstr (done->json, "id_server_unbind_result"), ==, "success");
+  assert_fully_deactivated (hs, ALICE, room_id);
+  relogin = http (hs, "POST", "/_matrix/client/v3/login", NULL,
+                  "{\"type\":\"m.login.password\",\"user\":\"alice\",\"password\":\"alicepw\"}");
+  assert_error (relogin, 403, "M_USER_DEACTIVATED");
+  old_token = http (hs, "GET", "/_matrix/client/v3/account/whoami", alice2, NULL);
+  assert_error (old_token, 401, "M_UNKNOWN_TOKEN");
+
+  /* in one go: full user ID, no session */
+  bob_done = http (hs, "POST", DEACTIVATE_PATH, bob, bob_full);
+  assert_ok (bob_done, 200);
+  assert_fully_deactivated (hs, BOB, bob_room);
+}
+
+static void
+test_self_deactivate_dendrite (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *alice = NULL;
+  g_autofree gchar *room_id = NULL;
+  g_autofree gchar *session = NULL;
+  g_autofree gchar *wrong = NULL;
+  g_autofree gchar *localpart = NULL;
+  g_autofree gchar *full = NULL;
+  g_autoptr(Response) challenge = NULL;
+  g_autoptr(Response) refused = NULL;
+  g_autoptr(Response) by_localpart = NULL;
+  g_autoptr(Response) done = NULL;
+
+  test_homeserver_set_flavour (hs, TEST_HOMESERVER_DENDRITE);
+  alice = login (hs, "alice", "alicepw");
+  room_id = create_room (hs, alice, room_body);
+
+  challenge = http (hs, "POST", DEACTIVATE_PATH, alice, "{}");
+  assert_uia_challenge (challenge, NULL);
+  g_assert_cmpuint (json_object_array_length (jget (challenge->json, "completed")), ==, 0);
+  session = g_strdup (jstr (challenge->json, "session"));
+
+  wrong = uia_body (ALICE, "nope", session);
+  refused = http (hs, "POST", DEACTIVATE_PATH, alice, wrong);
+  assert_uia_challenge (refused, "M_FORBIDDEN");
+  g_assert_false (test_homeserver_user_is_deactivated (hs, ALICE));
+
+  /* Dendrite splits the auth's user as a full user ID: a bare localpart
+   * passes the password check, then fails with a 500 */
+  localpart = uia_body ("alice", "alicepw", session);
+  by_localpart = http (hs, "POST", DEACTIVATE_PATH, alice, localpart);
+  assert_error (by_localpart, 500, "M_UNKNOWN");
+  g_assert_false (test_homeserver_user_is_deactivated (hs, ALICE));
+
+  full = uia_body (ALICE, "alicepw", session);
+  done = http (hs, "POST", DEACTIVATE_PATH, alice, full);
+  assert_ok (done, 200);
+  /* Dendrite answers an empty object */
+  g_assert_cmpint (json_object_object_length (done->json), ==, 0);
+  assert_fully_deactivated (hs, ALICE, room_id);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Leave and forget */
+
+static void
+test_leave_forget (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *room_id = create_room (hs, alice, room_body);
+  g_autofree gchar *escaped = g_uri_escape_string (room_id, NULL, FALSE);
+  g_autofree gchar *leave = g_strdup_printf ("/_matrix/client/v3/rooms/%s/leave", escaped);
+  g_autofree gchar *forget = g_strdup_printf ("/_matrix/client/v3/rooms/%s/forget", escaped);
+  g_autoptr(Response) early_forget = http (hs, "POST", forget, alice, "{}");
+  g_autoptr(Response) outsider = http (hs, "POST", leave, admin, "{}");
+  g_autoptr(Response) left = NULL;
+  g_autoptr(Response) again = NULL;
+  g_autoptr(Response) forgot = NULL;
+  g_autoptr(Response) unknown_leave = NULL;
+  g_autoptr(Response) unknown_forget = NULL;
+  g_autoptr(Response) joined = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
+  g_autoptr(json_object) member = NULL;
+
+  g_assert_true (test_homeserver_room_has_members (hs, room_id));
+  assert_error (early_forget, 400, "M_UNKNOWN");
+  g_assert_false (test_homeserver_room_is_forgotten (hs, room_id, ALICE));
+  assert_error (outsider, 403, "M_FORBIDDEN");
+
+  left = http (hs, "POST", leave, alice, NULL);
+  assert_ok (left, 200);
+  g_assert_cmpint (json_object_object_length (left->json), ==, 0);
+  g_assert_false (test_homeserver_room_is_joined (hs, room_id, ALICE));
+  g_assert_false (test_homeserver_room_has_members (hs, room_id));
+  rooms = test_homeserver_list_rooms (hs);
+  g_assert_cmpuint (rooms->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (rooms, 0), ==, room_id);
+  member = test_homeserver_room_get_state (hs, room_id, "m.room.member", ALICE);
+  g_assert_cmpstr (jstr (member, "membership"), ==, "leave");
+  joined = http (hs, "GET", "/_matrix/client/v3/joined_rooms", alice, NULL);
+  assert_ok (joined, 200);
+  g_assert_cmpuint (json_object_array_length (jget (joined->json, "joined_rooms")), ==, 0);
+  again = http (hs, "POST", leave, alice, "{}");
+  assert_ok (again, 200);
+
+  forgot = http (hs, "POST", forget, alice, "{}");
+  assert_ok (forgot, 200);
+  g_assert_true (test_homeserver_room_is_forgotten (hs, room_id, ALICE));
+  g_assert_false (test_homeserver_room_is_forgotten (hs, room_id, ADMIN));
+
+  unknown_leave = http (hs, "POST", "/_matrix/client/v3/rooms/%21nope%3Aexample.test/leave", alice, "{}");
+  assert_error (unknown_leave, 404, "M_UNKNOWN");
+  unknown_forget = http (hs, "POST", "/_matrix/client/v3/rooms/%21nope%3Aexample.test/forget", alice, "{}");
+  assert_ok (unknown_forget, 200);
+  g_assert_false (test_homeserver_room_has_members (hs, "!nope:example.test"));
+}
+
+/* ------------------------------------------------------------------------ */
+/* .well-known */
+
+static void
+test_well_known (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *delegation = g_strdup_printf ("{\"m.homeserver\":{\"base_url\":\"%s/\"}}",
+                                                  test_homeserver_get_url (hs));
+  g_autofree gchar *expected = g_strdup_printf ("%s/", test_homeserver_get_url (hs));
+  g_autoptr(Response) synapse_default = http (hs, "GET", "/.well-known/matrix/client", NULL, NULL);
+  g_autoptr(Response) dendrite_default = NULL;
+  g_autoptr(Response) served = NULL;
+  g_autoptr(Response) broken = NULL;
+
+  /* Synapse 1.67 with no delegation configured */
+  g_assert_cmpint (synapse_default->status, ==, 404);
+  g_assert_cmpstr (synapse_default->content_type, ==, "text/plain");
+  g_assert_cmpstr (synapse_default->body->str, ==, ".well-known not available");
+  test_homeserver_set_flavour (hs, TEST_HOMESERVER_DENDRITE);
+  dendrite_default = http (hs, "GET", "/.well-known/matrix/client", NULL, NULL);
+  assert_error (dendrite_default, 404, "M_UNRECOGNIZED");
+
+  test_homeserver_set_well_known (hs, 200, delegation);
+  served = http (hs, "GET", "/.well-known/matrix/client", NULL, NULL);
+  assert_ok (served, 200);
+  g_assert_cmpstr (served->content_type, ==, "application/json");
+  g_assert_cmpstr (jstr (jget (served->json, "m.homeserver"), "base_url"), ==, expected);
+
+  test_homeserver_set_well_known (hs, 500, "{oops");
+  broken = http (hs, "GET", "/.well-known/matrix/client", NULL, NULL);
+  g_assert_cmpint (broken->status, ==, 500);
+  g_assert_cmpstr (broken->body->str, ==, "{oops");
+  g_assert_null (broken->json);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The standalone binary */
+
+static void
+test_standalone_binary (void)
+{
+  g_autofree gchar *binary = g_test_build_filename (G_TEST_BUILT, "mxprov-test-homeserver", NULL);
+  g_autofree gchar *dir = NULL;
+  g_autofree gchar *secret_file = NULL;
+  g_autofree gchar *missing_file = NULL;
+  g_autofree gchar *url = NULL;
+  g_autofree gchar *nonce = NULL;
+  g_autofree gchar *mac = NULL;
+  g_autofree gchar *body = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GSubprocess) failing = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(Response) admin_api = NULL;
+  g_autoptr(Response) nonce_resp = NULL;
+  g_autoptr(Response) created = NULL;
+  gsize len = 0;
+
+  if (!g_file_test (binary, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("mxprov-test-homeserver is not built");
+      return;
+    }
+  dir = g_dir_make_tmp ("hs-selftest-XXXXXX", &error);
+  g_assert_no_error (error);
+  secret_file = g_build_filename (dir, "secret", NULL);
+  missing_file = g_build_filename (dir, "missing", NULL);
+  g_assert_true (g_file_set_contents (secret_file, "file-s3cret\n", -1, &error));
+
+  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                           binary, "--dendrite", "--registration-secret-file", secret_file,
+                           "--exit-on-stdin-eof", "--lifetime", "30", NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  url = g_data_input_stream_read_line (out, &len, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_str_has_prefix (url, "http://127.0.0.1:"));
+
+  admin_api = http_url (url, "GET", "/_synapse/admin/v1/server_version", NULL, NULL);
+  assert_error (admin_api, 404, "M_UNRECOGNIZED");
+  nonce_resp = http_url (url, "GET", REGISTER_PATH, NULL, NULL);
+  assert_ok (nonce_resp, 200);
+  nonce = g_strdup (jstr (nonce_resp->json, "nonce"));
+  /* the secret is the file's content without the newline */
+  mac = client_mac ("file-s3cret", nonce, "bob", "bobpassword", FALSE, NULL);
+  body = register_body (nonce, "bob", "bobpassword", FALSE, mac, "");
+  created = http_url (url, "POST", REGISTER_PATH, NULL, body);
+  assert_ok (created, 200);
+  g_assert_cmpstr (jstr (created->json, "user_id"), ==, BOB);
+  g_assert_false (json_object_object_get_ex (created->json, "home_server", NULL));
+
+  g_assert_true (g_output_stream_close (g_subprocess_get_stdin_pipe (proc), NULL, &error));
+  g_assert_true (g_subprocess_wait_check (proc, NULL, &error));
+  g_assert_no_error (error);
+
+  /* an unreadable secret file is an error, not a disabled feature */
+  failing = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                              binary, "--registration-secret-file", missing_file, "--lifetime", "5", NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait (failing, NULL, &error));
+  g_assert_true (g_subprocess_get_if_exited (failing));
+  g_assert_cmpint (g_subprocess_get_exit_status (failing), ==, 1);
+
+  g_unlink (secret_file);
+  g_rmdir (dir);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1158,6 +2015,15 @@ main (int argc, char **argv)
   g_test_add_func ("/homeserver/request-delay", test_request_delay);
   g_test_add_func ("/homeserver/raw-requests", test_raw_requests);
   g_test_add_func ("/homeserver/restart", test_restart);
+  g_test_add_func ("/homeserver/shared-secret/hmac-vectors", test_hmac_vectors);
+  g_test_add_func ("/homeserver/shared-secret/synapse", test_shared_secret_synapse);
+  g_test_add_func ("/homeserver/shared-secret/dendrite", test_shared_secret_dendrite);
+  g_test_add_func ("/homeserver/dendrite/mode", test_dendrite_mode);
+  g_test_add_func ("/homeserver/account/deactivate-synapse", test_self_deactivate_synapse);
+  g_test_add_func ("/homeserver/account/deactivate-dendrite", test_self_deactivate_dendrite);
+  g_test_add_func ("/homeserver/rooms/leave-forget", test_leave_forget);
+  g_test_add_func ("/homeserver/well-known", test_well_known);
+  g_test_add_func ("/homeserver/standalone-binary", test_standalone_binary);
 
   ret = g_test_run ();
   curl_global_cleanup ();

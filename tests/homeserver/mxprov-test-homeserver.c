@@ -58,9 +58,10 @@ random_password (void)
   return s;
 }
 
-/* The admin password comes from a file so it never shows up in `ps`. */
+/* Passwords and secrets come from files so they never show up in `ps`.
+ * `what` names the content in the error message. */
 static gchar *
-read_password_file (const gchar *filename, GError **error)
+read_secret_file (const gchar *filename, const gchar *what, GError **error)
 {
   g_autofree gchar *contents = NULL;
   gsize len = 0;
@@ -74,7 +75,7 @@ read_password_file (const gchar *filename, GError **error)
   if (len == 0 || strlen (contents) != len)
     {
       g_set_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_DATA,
-                   "%s: the password is empty or contains a NUL byte", filename);
+                   "%s: the %s is empty or contains a NUL byte", filename, what);
       return NULL;
     }
   return g_steal_pointer (&contents);
@@ -89,6 +90,9 @@ main (int argc, char **argv)
   g_autofree gchar *admin_password = NULL;
   g_autofree gchar *url_file = NULL;
   g_autofree gchar *url_line = NULL;
+  g_autofree gchar *registration_secret_file = NULL;
+  g_autofree gchar *registration_secret = NULL;
+  gboolean dendrite = FALSE;
   g_auto(GStrv) users = NULL;
   gint lifetime = 120;
   gint request_delay_ms = 0;
@@ -117,6 +121,11 @@ main (int argc, char **argv)
       "Delay every answer by N ms, without blocking other requests", "N" },
     { "no-login-rate-limit", 0, 0, G_OPTION_ARG_NONE, &no_login_rate_limit,
       "Disable Synapse's per-account login rate limit", NULL },
+    { "dendrite", 0, 0, G_OPTION_ARG_NONE, &dendrite,
+      "Answer like Dendrite 0.13.7 instead of Synapse 1.67", NULL },
+    { "registration-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &registration_secret_file,
+      "Enable shared-secret registration with the secret read from FILE "
+      "(trailing newline removed)", "FILE" },
     { NULL, 0, 0, 0, NULL, NULL, NULL },
   };
 
@@ -146,7 +155,7 @@ main (int argc, char **argv)
   server = test_homeserver_new (server_name != NULL ? server_name : "example.test");
   if (admin_user != NULL)
     {
-      admin_password = read_password_file (admin_password_file, &error);
+      admin_password = read_secret_file (admin_password_file, "password", &error);
       if (admin_password == NULL)
         {
           g_printerr ("mxprov-test-homeserver: %s\n", error->message);
@@ -154,6 +163,18 @@ main (int argc, char **argv)
         }
       test_homeserver_add_user (server, admin_user, admin_password, TRUE);
     }
+  if (registration_secret_file != NULL)
+    {
+      registration_secret = read_secret_file (registration_secret_file, "registration secret", &error);
+      if (registration_secret == NULL)
+        {
+          g_printerr ("mxprov-test-homeserver: %s\n", error->message);
+          return 1;
+        }
+      test_homeserver_set_registration_secret (server, registration_secret);
+    }
+  if (dendrite)
+    test_homeserver_set_flavour (server, TEST_HOMESERVER_DENDRITE);
   for (guint i = 0; users != NULL && users[i] != NULL; i++)
     {
       g_autofree gchar *password = random_password ();

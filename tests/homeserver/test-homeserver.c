@@ -4,6 +4,9 @@
  * codes, errcodes and the quirks mxprov has to cope with, such as PUT on an
  * existing user silently modifying it, or login-as-user not checking that the
  * user exists. Passwords are kept in clear because the tests assert on them.
+ * test_homeserver_set_flavour() switches to Dendrite 0.13.7's answers where
+ * mxprov can see them (clientapi/routing/register_secret.go, deactivate.go,
+ * auth/user_interactive.go); each such place says which server it copies.
  *
  * Threading: libsoup objects are not thread safe, so the SoupServer lives
  * entirely in a private thread with its own GMainContext. Everything the
@@ -23,11 +26,17 @@
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_object, json_object_put)
 
 #define SERVER_VERSION "1.67.0"
+#define DENDRITE_VERSION "0.13.7"
 #define DEFAULT_ROOM_VERSION "9"
 #define LOGIN_BURST 3
 #define LOGIN_PERIOD_MS 6000
 #define MAX_PASSWORD_LENGTH 512
 #define MAX_USER_ID_LENGTH 255
+#define SYNAPSE_NONCE_TIMEOUT_S 60   /* UserRegisterServlet.NONCE_TIMEOUT */
+#define DENDRITE_NONCE_TIMEOUT_S 300 /* go-cache, 5 min */
+#define DENDRITE_MAX_USER_ID_LENGTH 254
+#define DENDRITE_MIN_PASSWORD_LENGTH 8
+#define DENDRITE_SHARED_SECRET_DEVICE "shared_secret_registration"
 
 #define ALPHANUMERIC "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 #define LETTERS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -42,6 +51,7 @@ typedef struct {
   gboolean deactivated;
   gboolean erased;
   gint64 creation_ts;
+  gchar *user_type;    /* NULL, "bot" or "support" */
 } User;
 
 typedef struct {
@@ -72,6 +82,7 @@ typedef struct {
   json_object *create_request;
   GPtrArray *state;  /* StateEvent, in the order the current events were sent */
   GPtrArray *joined; /* user IDs */
+  GPtrArray *forgotten; /* user IDs that left and forgot the room */
 } Room;
 
 typedef struct {
@@ -93,6 +104,14 @@ typedef struct {
   gint64 busy_until_us; /* when the bucket will have drained completely */
 } RateBucket;
 
+/* A user-interactive-auth session */
+typedef struct {
+  gchar *id;
+  gchar *method;    /* Synapse binds a session to the request's method and URI */
+  gchar *path;
+  gchar *validated; /* Synapse: the user ID the password stage proved, or NULL */
+} UiaSession;
+
 struct _TestHomeserver {
   gchar *server_name;
 
@@ -109,6 +128,13 @@ struct _TestHomeserver {
   gboolean login_rate_limit;
   gboolean password_login;
   guint request_delay_ms;
+  TestHomeserverFlavour flavour;
+  gchar *registration_secret; /* NULL: shared-secret registration disabled */
+  GHashTable *nonces;         /* nonce -> gint64 monotonic creation time (us) */
+  GHashTable *uia_sessions;   /* session ID -> UiaSession */
+  gboolean well_known_set;
+  guint well_known_status;
+  gchar *well_known_body;
 
   /* start/stop handshake, under lock */
   gboolean thread_ready;
@@ -123,6 +149,14 @@ struct _TestHomeserver {
   GTlsCertificate *tls_certificate; /* serve https when set; set before start */
   SoupServer *server;               /* server thread only */
 };
+
+/* An answer: JSON, or (raw != NULL) a body sent as is */
+typedef struct {
+  guint status;
+  json_object *json;
+  gchar *raw;
+  const gchar *content_type; /* for raw; NULL = application/json */
+} Reply;
 
 typedef struct {
   TestHomeserver *self;
@@ -139,14 +173,8 @@ typedef struct {
   GSource *delay_source;
   gboolean paused;
   gboolean handled;          /* handled on arrival, answer held back */
-  guint early_status;        /* its answer */
-  json_object *early_json;
+  Reply early;               /* its answer */
 } Request;
-
-typedef struct {
-  guint status;
-  json_object *json;
-} Reply;
 
 typedef struct {
   gchar *user_id;
@@ -164,6 +192,7 @@ user_free (User *user)
   g_free (user->localpart);
   g_free (user->password);
   g_free (user->displayname);
+  g_free (user->user_type);
   g_free (user);
 }
 
@@ -204,7 +233,27 @@ room_free (Room *room)
   json_object_put (room->create_request);
   g_ptr_array_unref (room->state);
   g_ptr_array_unref (room->joined);
+  g_ptr_array_unref (room->forgotten);
   g_free (room);
+}
+
+static void
+uia_session_free (UiaSession *session)
+{
+  g_free (session->id);
+  g_free (session->method);
+  g_free (session->path);
+  g_free (session->validated);
+  g_free (session);
+}
+
+static void
+reply_clear (Reply *reply)
+{
+  g_clear_pointer (&reply->json, json_object_put);
+  g_clear_pointer (&reply->raw, g_free);
+  reply->content_type = NULL;
+  reply->status = 0;
 }
 
 static void
@@ -250,7 +299,7 @@ request_free (Request *req)
   g_free (req->body);
   g_clear_pointer (&req->fault, fault_rule_free);
   g_clear_pointer (&req->delay_source, g_source_unref);
-  g_clear_pointer (&req->early_json, json_object_put);
+  reply_clear (&req->early);
   g_free (req);
 }
 
@@ -352,9 +401,29 @@ is_local_user_id (TestHomeserver *self, const gchar *user_id)
 static void
 reply_json (Reply *reply, guint status, json_object *json)
 {
-  g_clear_pointer (&reply->json, json_object_put);
+  reply_clear (reply);
   reply->status = status;
   reply->json = json;
+}
+
+/* `body` sent as is; content_type must be a static string (NULL = JSON) */
+static void
+reply_raw (Reply *reply, guint status, const gchar *content_type, const gchar *body)
+{
+  reply_clear (reply);
+  reply->status = status;
+  reply->raw = g_strdup (body != NULL ? body : "");
+  reply->content_type = content_type;
+}
+
+/* Go's util.ErrorResponse(): 500 and a bare {"message"}, no errcode */
+static void
+reply_go_message (Reply *reply, guint status, const gchar *message)
+{
+  json_object *obj = json_object_new_object ();
+
+  json_object_object_add (obj, "message", json_object_new_string (message));
+  reply_json (reply, status, obj);
 }
 
 static void
@@ -768,7 +837,8 @@ user_info_json (User *user)
   json_object_object_add (obj, "appservice_id", NULL);
   json_object_object_add (obj, "consent_server_notice_sent", NULL);
   json_object_object_add (obj, "consent_version", NULL);
-  json_object_object_add (obj, "user_type", NULL);
+  json_object_object_add (obj, "user_type",
+                          user->user_type != NULL ? json_object_new_string (user->user_type) : NULL);
   return obj;
 }
 
@@ -952,7 +1022,9 @@ handle_login (TestHomeserver *self, Request *req, Requester *who, gchar **args, 
   json_object_object_add (obj, "user_id", json_object_new_string (user->user_id));
   json_object_object_add (obj, "access_token", json_object_new_string (token->token));
   json_object_object_add (obj, "device_id", json_object_new_string (device_id));
-  json_object_object_add (obj, "home_server", json_object_new_string (self->server_name));
+  /* Dendrite's loginResponse has no home_server */
+  if (self->flavour == TEST_HOMESERVER_SYNAPSE)
+    json_object_object_add (obj, "home_server", json_object_new_string (self->server_name));
   reply_json (reply, 200, obj);
 }
 
@@ -1610,6 +1682,7 @@ handle_create_room (TestHomeserver *self, Request *req, Requester *who, gchar **
   room->create_request = json_copy (body);
   room->state = g_ptr_array_new_with_free_func ((GDestroyNotify) state_event_free);
   room->joined = g_ptr_array_new_with_free_func (g_free);
+  room->forgotten = g_ptr_array_new_with_free_func (g_free);
   g_ptr_array_add (self->rooms, room);
 
   create = creation_content != NULL ? json_copy (creation_content) : json_object_new_object ();
@@ -1805,6 +1878,838 @@ handle_joined_rooms (TestHomeserver *self, Request *req, Requester *who, gchar *
 }
 
 /* ------------------------------------------------------------------------ */
+/* Shared-secret registration: Synapse's UserRegisterServlet and Dendrite's
+ * register_secret.go */
+
+static gboolean
+registration_enabled_locked (TestHomeserver *self)
+{
+  return self->registration_secret != NULL;
+}
+
+static void
+nonces_expire_locked (TestHomeserver *self)
+{
+  gint64 timeout_us = (self->flavour == TEST_HOMESERVER_DENDRITE
+                       ? DENDRITE_NONCE_TIMEOUT_S : SYNAPSE_NONCE_TIMEOUT_S) * G_USEC_PER_SEC;
+  gint64 now = g_get_monotonic_time ();
+  GHashTableIter iter;
+  gpointer created;
+
+  g_hash_table_iter_init (&iter, self->nonces);
+  while (g_hash_table_iter_next (&iter, NULL, &created))
+    {
+      if (now - *(gint64 *) created > timeout_us)
+        g_hash_table_iter_remove (&iter);
+    }
+}
+
+static void
+nonce_add_locked (TestHomeserver *self, const gchar *nonce)
+{
+  gint64 *created = g_new (gint64, 1);
+
+  *created = g_get_monotonic_time ();
+  g_hash_table_replace (self->nonces, g_strdup (nonce), created);
+}
+
+/* lowercase hex HMAC-SHA1 keyed by the secret over
+ * nonce \0 username \0 password \0 ("admin"|"notadmin") [\0 user_type] */
+static gchar *
+registration_mac (const gchar *secret, const gchar *nonce, const gchar *username,
+                  const gchar *password, gboolean admin, const gchar *user_type)
+{
+  g_autoptr(GString) msg = g_string_new (nonce);
+
+  g_string_append_c (msg, '\0');
+  g_string_append (msg, username);
+  g_string_append_c (msg, '\0');
+  g_string_append (msg, password);
+  g_string_append_c (msg, '\0');
+  g_string_append (msg, admin ? "admin" : "notadmin");
+  if (user_type != NULL)
+    {
+      g_string_append_c (msg, '\0');
+      g_string_append (msg, user_type);
+    }
+  return g_compute_hmac_for_data (G_CHECKSUM_SHA1, (const guchar *) secret, strlen (secret),
+                                  (const guchar *) msg->str, msg->len);
+}
+
+/* a string holding no NUL byte: what can go into the MAC */
+static gboolean
+json_is_clean_string (json_object *value)
+{
+  return json_object_is_type (value, json_type_string)
+         && strlen (json_object_get_string (value)) == (gsize) json_object_get_string_len (value);
+}
+
+static void
+handle_register_nonce (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  g_autofree gchar *nonce = NULL;
+  json_object *obj;
+
+  (void) req, (void) who, (void) args;
+  nonces_expire_locked (self);
+  if (self->flavour == TEST_HOMESERVER_DENDRITE)
+    nonce = random_string (ALPHANUMERIC, 16); /* util.RandomString(16) */
+  else
+    nonce = random_string ("0123456789abcdef", 128); /* secrets.token_hex(64) */
+  nonce_add_locked (self, nonce);
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "nonce", json_object_new_string (nonce));
+  reply_json (reply, 200, obj);
+}
+
+/* registers the user with a fresh device, as both servers do; NULL
+ * device_id = a random one */
+static Token *
+register_with_device_locked (TestHomeserver *self, User *user, const gchar *device_id)
+{
+  g_autofree gchar *random_id = random_string (UPPERCASE, 10);
+  Device *device;
+
+  if (device_id == NULL)
+    device_id = random_id;
+  if (lookup_device (self, user->user_id, device_id) == NULL)
+    {
+      device = g_new0 (Device, 1);
+      device->user_id = g_strdup (user->user_id);
+      device->device_id = g_strdup (device_id);
+      g_ptr_array_add (self->devices, device);
+    }
+  return add_token_locked (self, user->user_id, user->user_id, device_id, 0);
+}
+
+/* Synapse 1.67 UserRegisterServlet.on_POST, in its order */
+static void
+handle_register_synapse (TestHomeserver *self, Request *req, Reply *reply)
+{
+  g_autoptr(json_object) body = NULL;
+  g_autofree gchar *want_mac = NULL;
+  g_autofree gchar *localpart = NULL;
+  g_autofree gchar *nonce = NULL;
+  json_object *value = NULL;
+  const gchar *username;
+  const gchar *password;
+  const gchar *user_type = NULL;
+  const gchar *displayname = NULL;
+  const gchar *device_id = NULL;
+  const gchar *got_mac;
+  gboolean admin = FALSE;
+  User *user;
+  json_object *obj;
+
+  nonces_expire_locked (self);
+  if (!registration_enabled_locked (self))
+    {
+      reply_error (reply, 400, "M_UNKNOWN", "Shared secret registration is not enabled");
+      return;
+    }
+  body = parse_body (req, FALSE, reply);
+  if (body == NULL)
+    return;
+
+  if (!json_has (body, "nonce", &value))
+    {
+      reply_error (reply, 400, "M_BAD_JSON", "nonce must be specified");
+      return;
+    }
+  if (!json_object_is_type (value, json_type_string)
+      || !g_hash_table_contains (self->nonces, json_object_get_string (value)))
+    {
+      reply_error (reply, 400, "M_UNKNOWN", "unrecognised nonce");
+      return;
+    }
+  /* "Delete the nonce, so it can't be reused, even if it's invalid" */
+  nonce = g_strdup (json_object_get_string (value));
+  g_hash_table_remove (self->nonces, nonce);
+
+  if (!json_has (body, "username", &value))
+    {
+      reply_error (reply, 400, "M_BAD_JSON", "username must be specified");
+      return;
+    }
+  if (!json_is_clean_string (value) || json_object_get_string_len (value) > 512)
+    {
+      reply_error (reply, 400, "M_UNKNOWN", "Invalid username");
+      return;
+    }
+  username = json_object_get_string (value);
+  if (!json_has (body, "password", &value))
+    {
+      reply_error (reply, 400, "M_BAD_JSON", "password must be specified");
+      return;
+    }
+  if (!json_is_clean_string (value) || json_object_get_string_len (value) > MAX_PASSWORD_LENGTH)
+    {
+      reply_error (reply, 400, "M_UNKNOWN", "Invalid password");
+      return;
+    }
+  password = json_object_get_string (value);
+
+  /* body.get("admin"): Python truthiness */
+  if (json_has (body, "admin", &value))
+    admin = json_object_get_boolean (value);
+  if (json_has (body, "user_type", &value) && value != NULL)
+    {
+      if (!json_object_is_type (value, json_type_string)
+          || !g_strv_contains ((const gchar *const[]) { "support", "bot", NULL }, json_object_get_string (value)))
+        {
+          reply_error (reply, 400, "M_UNKNOWN", "Invalid user type");
+          return;
+        }
+      user_type = json_object_get_string (value);
+    }
+  if (json_has (body, "displayname", &value) && value != NULL && json_object_is_type (value, json_type_string))
+    displayname = json_object_get_string (value);
+
+  if (!json_has (body, "mac", &value))
+    {
+      reply_error (reply, 400, "M_BAD_JSON", "mac must be specified");
+      return;
+    }
+  /* got_mac.encode("ascii") on anything else raises: a 500 */
+  if (!json_object_is_type (value, json_type_string))
+    {
+      reply_error (reply, 500, "M_UNKNOWN", "Internal server error");
+      return;
+    }
+  got_mac = json_object_get_string (value);
+  for (const gchar *p = got_mac; *p != '\0'; p++)
+    {
+      if ((guchar) *p >= 0x80)
+        {
+          reply_error (reply, 500, "M_UNKNOWN", "Internal server error");
+          return;
+        }
+    }
+  want_mac = registration_mac (self->registration_secret, nonce, username, password, admin, user_type);
+  if (g_strcmp0 (want_mac, got_mac) != 0)
+    {
+      reply_error (reply, 403, "M_FORBIDDEN", "HMAC incorrect");
+      return;
+    }
+
+  localpart = g_ascii_strdown (username, -1);
+  if (!check_username_locked (self, localpart, reply))
+    return;
+  user = add_user_locked (self, localpart, password, displayname, admin);
+  user->user_type = g_strdup (user_type);
+
+  /* RegisterRestServlet._create_registration_details() */
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "user_id", json_object_new_string (user->user_id));
+  json_object_object_add (obj, "home_server", json_object_new_string (self->server_name));
+  if (!(json_has (body, "inhibit_login", &value) && json_object_get_boolean (value)))
+    {
+      Token *token;
+
+      if (json_has (body, "device_id", &value) && value != NULL && json_object_is_type (value, json_type_string))
+        device_id = json_object_get_string (value);
+      token = register_with_device_locked (self, user, device_id);
+      json_object_object_add (obj, "access_token", json_object_new_string (token->token));
+      json_object_object_add (obj, "device_id", json_object_new_string (token->device_id));
+    }
+  reply_json (reply, 200, obj);
+}
+
+/* Go's json.Decode into a string field: absent or null is "", another type
+ * is an error */
+static gboolean
+go_string_field (json_object *body, const gchar *key, const gchar **out, Reply *reply)
+{
+  json_object *value = NULL;
+  g_autofree gchar *text = NULL;
+
+  *out = "";
+  if (!json_has (body, key, &value) || value == NULL)
+    return TRUE;
+  if (!json_object_is_type (value, json_type_string))
+    {
+      text = g_strdup_printf ("malformed json: json: cannot unmarshal %s into Go struct field "
+                              "SharedSecretRegistrationRequest.%s of type string",
+                              json_type_to_name (json_object_get_type (value)), key);
+      reply_error (reply, 400, "M_BAD_JSON", text);
+      return FALSE;
+    }
+  *out = json_object_get_string (value);
+  return TRUE;
+}
+
+static gboolean
+is_dendrite_localpart (const gchar *localpart)
+{
+  /* validUsernameRegex ^[0-9a-z_\-=./]+$ */
+  if (*localpart == '\0')
+    return FALSE;
+  for (const gchar *p = localpart; *p != '\0'; p++)
+    {
+      if (!(g_ascii_islower (*p) || g_ascii_isdigit (*p) || strchr ("_-=./", *p) != NULL))
+        return FALSE;
+    }
+  return TRUE;
+}
+
+/* Dendrite 0.13 handleSharedSecretRegistration(), in its order */
+static void
+handle_register_dendrite (TestHomeserver *self, Request *req, Reply *reply)
+{
+  g_autoptr(json_object) body = NULL;
+  g_autofree gchar *want_mac = NULL;
+  g_autofree gchar *localpart = NULL;
+  g_autofree gchar *user_id = NULL;
+  g_autofree gchar *text = NULL;
+  json_object *value = NULL;
+  const gchar *username;
+  const gchar *password;
+  const gchar *nonce;
+  const gchar *got_mac;
+  const gchar *displayname;
+  gboolean admin = FALSE;
+  gsize mac_len;
+  User *user;
+  Token *token;
+  json_object *obj;
+
+  body = parse_body (req, FALSE, reply);
+  if (body == NULL)
+    {
+      reply_error (reply, 400, "M_BAD_JSON", "malformed json: invalid character looking for beginning of value");
+      return;
+    }
+  if (!go_string_field (body, "username", &username, reply)
+      || !go_string_field (body, "password", &password, reply)
+      || !go_string_field (body, "nonce", &nonce, reply)
+      || !go_string_field (body, "mac", &got_mac, reply)
+      || !go_string_field (body, "displayname", &displayname, reply))
+    return;
+  if (json_has (body, "admin", &value) && value != NULL)
+    {
+      if (!json_object_is_type (value, json_type_boolean))
+        {
+          reply_error (reply, 400, "M_BAD_JSON", "malformed json: json: cannot unmarshal into Go struct "
+                       "field SharedSecretRegistrationRequest.admin of type bool");
+          return;
+        }
+      admin = json_object_get_boolean (value);
+    }
+  /* hex.DecodeString(): either case, even length */
+  mac_len = strlen (got_mac);
+  for (gsize i = 0; i < mac_len; i++)
+    {
+      if (!g_ascii_isxdigit (got_mac[i]))
+        {
+          text = g_strdup_printf ("malformed json: encoding/hex: invalid byte: U+%04X", (guchar) got_mac[i]);
+          reply_error (reply, 400, "M_BAD_JSON", text);
+          return;
+        }
+    }
+  if (mac_len % 2 != 0)
+    {
+      reply_error (reply, 400, "M_BAD_JSON", "malformed json: encoding/hex: odd length hex string");
+      return;
+    }
+
+  /* IsValidMacLogin(): its errors go out through util.ErrorResponse() */
+  nonces_expire_locked (self);
+  if (!g_hash_table_contains (self->nonces, nonce))
+    {
+      text = g_strdup_printf ("incorrect or expired nonce: %s", nonce);
+      reply_go_message (reply, 500, text);
+      return;
+    }
+  if (strlen (username) != (gsize) json_object_get_string_len (json_object_object_get (body, "username")))
+    {
+      reply_go_message (reply, 500, "username contains invalid character");
+      return;
+    }
+  if (strlen (password) != (gsize) json_object_get_string_len (json_object_object_get (body, "password")))
+    {
+      reply_go_message (reply, 500, "password contains invalid character");
+      return;
+    }
+  /* Dendrite never adds a user_type: a user_type in the body is ignored */
+  want_mac = registration_mac (self->registration_secret, nonce, username, password, admin, NULL);
+  if (g_ascii_strcasecmp (want_mac, got_mac) != 0)
+    {
+      reply_error (reply, 403, "M_FORBIDDEN", "bad mac");
+      return;
+    }
+
+  localpart = g_ascii_strdown (username, -1);
+  user_id = g_strdup_printf ("@%s:%s", localpart, self->server_name);
+  if (strlen (user_id) > DENDRITE_MAX_USER_ID_LENGTH)
+    {
+      /* UsernameResponse(ErrUsernameTooLong) is a BadJSON */
+      reply_error (reply, 400, "M_BAD_JSON", "username exceeds the maximum length of 254 characters");
+      return;
+    }
+  if (!is_dendrite_localpart (localpart))
+    {
+      reply_error (reply, 400, "M_INVALID_USERNAME", "username can only contain characters a-z, 0-9, or '_-./='");
+      return;
+    }
+  if (localpart[0] == '_')
+    {
+      reply_error (reply, 400, "M_INVALID_USERNAME", "username cannot start with a '_'");
+      return;
+    }
+  if (strlen (password) > MAX_PASSWORD_LENGTH)
+    {
+      reply_error (reply, 400, "M_BAD_JSON", "password too long: max 512 characters");
+      return;
+    }
+  if (strlen (password) > 0 && strlen (password) < DENDRITE_MIN_PASSWORD_LENGTH)
+    {
+      reply_error (reply, 400, "M_WEAK_PASSWORD", "password too weak: min 8 characters");
+      return;
+    }
+  /* completeRegistration() */
+  if (password[0] == '\0')
+    {
+      reply_error (reply, 400, "M_MISSING_PARAM", "Missing password");
+      return;
+    }
+  if (lookup_user_caseless (self, user_id) != NULL)
+    {
+      reply_error (reply, 400, "M_USER_IN_USE", "Desired user ID is already taken.");
+      return;
+    }
+  user = add_user_locked (self, localpart, password, displayname[0] != '\0' ? displayname : NULL, admin);
+  token = register_with_device_locked (self, user, DENDRITE_SHARED_SECRET_DEVICE);
+
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "user_id", json_object_new_string (user->user_id));
+  json_object_object_add (obj, "access_token", json_object_new_string (token->token));
+  json_object_object_add (obj, "device_id", json_object_new_string (token->device_id));
+  reply_json (reply, 200, obj);
+}
+
+static void
+handle_register (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  (void) who, (void) args;
+  if (self->flavour == TEST_HOMESERVER_DENDRITE)
+    handle_register_dendrite (self, req, reply);
+  else
+    handle_register_synapse (self, req, reply);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Self-deactivation with user-interactive auth */
+
+static json_object *
+uia_flows_json (void)
+{
+  json_object *flows = json_object_new_array ();
+  json_object *flow = json_object_new_object ();
+  json_object *stages = json_object_new_array ();
+
+  json_object_array_add (stages, json_object_new_string ("m.login.password"));
+  json_object_object_add (flow, "stages", stages);
+  json_object_array_add (flows, flow);
+  return flows;
+}
+
+/* Synapse's _auth_dict_for_flows(), then "completed" and the stage's error
+ * when the client tried one */
+static void
+reply_uia_synapse (Reply *reply, const gchar *session_id, gboolean tried,
+                   const gchar *errcode, const gchar *error)
+{
+  json_object *obj = json_object_new_object ();
+
+  json_object_object_add (obj, "session", json_object_new_string (session_id));
+  json_object_object_add (obj, "flows", uia_flows_json ());
+  json_object_object_add (obj, "params", json_object_new_object ());
+  if (tried)
+    json_object_object_add (obj, "completed", json_object_new_array ());
+  if (errcode != NULL)
+    {
+      json_object_object_add (obj, "errcode", json_object_new_string (errcode));
+      json_object_object_add (obj, "error", json_object_new_string (error));
+    }
+  reply_json (reply, 401, obj);
+}
+
+/* Dendrite's Challenge, mixed with the stage's error by
+ * ResponseWithChallenge() (a Go map: keys come out sorted) */
+static void
+reply_uia_dendrite (Reply *reply, const gchar *session_id, const gchar *errcode, const gchar *error)
+{
+  json_object *obj = json_object_new_object ();
+
+  json_object_object_add (obj, "completed", json_object_new_array ());
+  if (errcode != NULL)
+    {
+      json_object_object_add (obj, "errcode", json_object_new_string (errcode));
+      json_object_object_add (obj, "error", json_object_new_string (error));
+    }
+  json_object_object_add (obj, "flows", uia_flows_json ());
+  json_object_object_add (obj, "params", json_object_new_object ());
+  json_object_object_add (obj, "session", json_object_new_string (session_id));
+  reply_json (reply, 401, obj);
+}
+
+static UiaSession *
+uia_session_new_locked (TestHomeserver *self, Request *req)
+{
+  UiaSession *session = g_new0 (UiaSession, 1);
+
+  session->id = random_string (LETTERS, 24);
+  session->method = g_strdup (req->method);
+  session->path = g_strdup (req->path);
+  g_hash_table_replace (self->uia_sessions, session->id, session);
+  return session;
+}
+
+static const gchar *
+auth_string (json_object *auth, const gchar *key)
+{
+  json_object *value = NULL;
+
+  if (!json_has (auth, key, &value) || !json_object_is_type (value, json_type_string))
+    return NULL;
+  return json_object_get_string (value);
+}
+
+/* Dendrite 0.13 Deactivate(): UserInteractive.Verify(), then whoever the
+ * auth named is deactivated (it is not compared with the access token) */
+static void
+handle_deactivate_dendrite (TestHomeserver *self, Request *req, Reply *reply)
+{
+  g_autoptr(json_object) body = NULL;
+  g_autofree gchar *lower = NULL;
+  g_autofree gchar *localpart = NULL;
+  g_autofree gchar *domain = NULL;
+  g_autofree gchar *user_id = NULL;
+  json_object *auth = NULL;
+  json_object *identifier = NULL;
+  const gchar *type;
+  const gchar *session_id;
+  const gchar *username = NULL;
+  const gchar *password;
+  User *user;
+  Reply ignored = { 0, NULL, NULL, NULL };
+
+  /* gjson: a body that does not parse simply has no "auth" */
+  body = parse_body (req, FALSE, &ignored);
+  reply_clear (&ignored);
+  if (body == NULL || !json_has (body, "auth", &auth))
+    {
+      UiaSession *session = uia_session_new_locked (self, req);
+      reply_uia_dendrite (reply, session->id, NULL, NULL);
+      return;
+    }
+  type = auth != NULL ? auth_string (auth, "type") : NULL;
+  if (g_strcmp0 (type, "m.login.password") != 0)
+    {
+      g_autofree gchar *text = g_strdup_printf ("Unknown auth.type: %s", type != NULL ? type : "");
+      reply_error (reply, 400, "M_BAD_JSON", text);
+      return;
+    }
+  /* an unknown session is fine: m.login.password is a single-stage flow */
+  session_id = auth_string (auth, "session");
+  if (session_id == NULL)
+    session_id = "";
+
+  /* Login.Username() */
+  if (json_has (auth, "identifier", &identifier) && identifier != NULL
+      && json_object_is_type (identifier, json_type_object)
+      && g_strcmp0 (auth_string (identifier, "type"), "m.id.user") == 0)
+    username = auth_string (identifier, "user");
+  else
+    username = auth_string (auth, "user");
+  if (username == NULL)
+    username = "";
+  password = auth_string (auth, "password");
+  if (password == NULL)
+    password = "";
+
+  /* LoginTypePassword.Login() */
+  lower = g_ascii_strdown (username, -1);
+  if (lower[0] == '\0')
+    {
+      reply_uia_dendrite (reply, session_id, "M_BAD_JSON", "A username must be supplied.");
+      return;
+    }
+  if (lower[0] == '@')
+    {
+      if (!split_user_id (lower, &localpart, &domain))
+        {
+          reply_uia_dendrite (reply, session_id, "M_INVALID_USERNAME", "invalid username");
+          return;
+        }
+      if (g_strcmp0 (domain, self->server_name) != 0)
+        {
+          reply_uia_dendrite (reply, session_id, "M_INVALID_USERNAME", "user ID does not belong to this server");
+          return;
+        }
+    }
+  else
+    localpart = g_strdup (lower);
+  user_id = g_strdup_printf ("@%s:%s", localpart, self->server_name);
+  user = lookup_user_caseless (self, user_id);
+  if (user == NULL || user->deactivated || user->password == NULL || g_strcmp0 (user->password, password) != 0)
+    {
+      reply_uia_dendrite (reply, session_id, "M_FORBIDDEN",
+                          "The username or password was incorrect or the account does not exist.");
+      return;
+    }
+  g_hash_table_remove (self->uia_sessions, session_id);
+
+  /* gomatrixserverlib.SplitID('@', login.Username()): a bare localpart is
+   * not a user ID, and that is a 500 after the password was accepted */
+  g_clear_pointer (&localpart, g_free);
+  g_clear_pointer (&domain, g_free);
+  if (!split_user_id (username, &localpart, &domain) || g_strcmp0 (domain, self->server_name) != 0)
+    {
+      reply_error (reply, 500, "M_UNKNOWN", "Internal Server Error");
+      return;
+    }
+  deactivate_user_locked (self, user, FALSE);
+  reply_json (reply, 200, json_object_new_object ());
+}
+
+/* Synapse 1.67 DeactivateAccountRestServlet with AuthHandler.check_ui_auth() */
+static void
+handle_account_deactivate (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  g_autoptr(json_object) body = NULL;
+  g_autofree gchar *qualified = NULL;
+  json_object *value = NULL;
+  json_object *auth = NULL;
+  json_object *identifier = NULL;
+  UiaSession *session = NULL;
+  const gchar *session_id;
+  const gchar *name = NULL;
+  const gchar *password;
+  const gchar *errcode = NULL;
+  const gchar *error = NULL;
+  gboolean erase = FALSE;
+  User *user;
+  json_object *obj;
+
+  (void) args;
+  if (self->flavour == TEST_HOMESERVER_DENDRITE)
+    {
+      handle_deactivate_dendrite (self, req, reply);
+      return;
+    }
+
+  body = parse_body (req, FALSE, reply);
+  if (body == NULL)
+    return;
+  if (json_has (body, "erase", &value))
+    {
+      if (!json_object_is_type (value, json_type_boolean))
+        {
+          reply_error (reply, 400, "M_BAD_JSON", "Param 'erase' must be a boolean, if given");
+          return;
+        }
+      erase = json_object_get_boolean (value);
+    }
+
+  if (json_has (body, "auth", &auth) && auth != NULL && !json_object_is_type (auth, json_type_object))
+    {
+      reply_error (reply, 400, "M_BAD_JSON", "'auth' must be an object");
+      return;
+    }
+  session_id = auth != NULL ? auth_string (auth, "session") : NULL;
+  if (session_id == NULL || session_id[0] == '\0')
+    session = uia_session_new_locked (self, req);
+  else
+    {
+      session = g_hash_table_lookup (self->uia_sessions, session_id);
+      if (session == NULL)
+        {
+          g_autofree gchar *text = g_strdup_printf ("Unknown session ID: %s", session_id);
+          reply_error (reply, 400, "M_UNKNOWN", text);
+          return;
+        }
+      if (g_strcmp0 (session->path, req->path) != 0 || g_strcmp0 (session->method, req->method) != 0)
+        {
+          reply_error (reply, 403, "M_FORBIDDEN",
+                       "Requested operation has changed during the UI authentication session.");
+          return;
+        }
+    }
+  if (auth == NULL || json_object_object_length (auth) == 0)
+    {
+      reply_uia_synapse (reply, session->id, FALSE, NULL, NULL);
+      return;
+    }
+
+  if (json_has (auth, "type", &value))
+    {
+      /* AuthHandler.validate_login(is_reauth=True) */
+      if (!json_object_is_type (value, json_type_string))
+        {
+          reply_error (reply, 400, "M_INVALID_PARAM", "Bad parameter: type");
+          return;
+        }
+      if (g_strcmp0 (json_object_get_string (value), "m.login.password") != 0)
+        {
+          g_autofree gchar *text = g_strdup_printf ("Unknown login type %s", json_object_get_string (value));
+          reply_error (reply, 400, "M_UNKNOWN", text);
+          return;
+        }
+      password = auth_string (auth, "password");
+      if (password == NULL)
+        {
+          reply_error (reply, 400, "M_INVALID_PARAM", "Bad parameter: password");
+          return;
+        }
+      if (json_has (auth, "identifier", &identifier))
+        {
+          if (identifier == NULL || !json_object_is_type (identifier, json_type_object)
+              || g_strcmp0 (auth_string (identifier, "type"), "m.id.user") != 0)
+            {
+              reply_error (reply, 400, "M_UNKNOWN", "Unknown login identifier type");
+              return;
+            }
+          name = auth_string (identifier, "user");
+        }
+      else
+        name = auth_string (auth, "user");
+      if (name == NULL || name[0] == '\0')
+        {
+          reply_error (reply, 400, "M_UNKNOWN", "User identifier is missing 'user' key");
+          return;
+        }
+      qualified = name[0] == '@' ? g_strdup (name) : g_strdup_printf ("@%s:%s", name, self->server_name);
+      user = lookup_user_caseless (self, qualified);
+      if (user != NULL && user->password != NULL && g_strcmp0 (user->password, password) == 0)
+        {
+          g_free (session->validated);
+          session->validated = g_strdup (user->user_id);
+        }
+      else
+        {
+          /* a LoginError: merged into the challenge, the client may retry */
+          errcode = "M_FORBIDDEN";
+          error = "Invalid username or password";
+        }
+    }
+  if (session->validated == NULL)
+    {
+      reply_uia_synapse (reply, session->id, TRUE, errcode, error);
+      return;
+    }
+  /* "check that the UI auth matched the access token" */
+  if (g_strcmp0 (session->validated, who->user_id) != 0)
+    {
+      reply_error (reply, 403, "M_FORBIDDEN", "Invalid auth");
+      return;
+    }
+
+  user = lookup_user (self, who->user_id);
+  if (user != NULL)
+    deactivate_user_locked (self, user, erase);
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "id_server_unbind_result", json_object_new_string ("success"));
+  reply_json (reply, 200, obj);
+}
+
+/* ------------------------------------------------------------------------ */
+/* Leave and forget (Synapse's room member handler) */
+
+static void
+handle_room_leave (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  g_autofree gchar *text = NULL;
+  Room *room = lookup_room (self, args[0]);
+  StateEvent *ev;
+  const gchar *membership = NULL;
+  guint index;
+
+  /* any body, even an invalid one, is accepted */
+  (void) req;
+  ev = room != NULL ? room_lookup_state (room, "m.room.member", who->user_id, NULL) : NULL;
+  if (ev != NULL)
+    membership = json_object_get_string (json_object_object_get (ev->content, "membership"));
+  if (room == NULL || (room->joined->len == 0 && membership == NULL))
+    {
+      /* the server is not in the room and the user has no membership there */
+      reply_error (reply, 404, "M_UNKNOWN", "Not a known room");
+      return;
+    }
+  if (g_strcmp0 (membership, "leave") == 0)
+    {
+      /* the same membership again: Synapse answers with the old event */
+      reply_json (reply, 200, json_object_new_object ());
+      return;
+    }
+  if (g_strcmp0 (membership, "join") != 0 && g_strcmp0 (membership, "invite") != 0)
+    {
+      text = g_strdup_printf ("%s not in room %s.", who->user_id, room->room_id);
+      reply_error (reply, 403, "M_FORBIDDEN", text);
+      return;
+    }
+  if (room_find_member (room, who->user_id, &index))
+    g_ptr_array_remove_index (room->joined, index);
+  room_send_state (room, who->user_id, "m.room.member", who->user_id,
+                   member_content ("leave", FALSE, NULL));
+  reply_json (reply, 200, json_object_new_object ());
+}
+
+static void
+handle_room_forget (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  g_autofree gchar *text = NULL;
+  Room *room = lookup_room (self, args[0]);
+  StateEvent *ev;
+  const gchar *membership = NULL;
+
+  (void) req;
+  ev = room != NULL ? room_lookup_state (room, "m.room.member", who->user_id, NULL) : NULL;
+  if (ev != NULL)
+    membership = json_object_get_string (json_object_object_get (ev->content, "membership"));
+  if (membership != NULL && g_strcmp0 (membership, "leave") != 0 && g_strcmp0 (membership, "ban") != 0)
+    {
+      text = g_strdup_printf ("User %s in room %s", who->user_id, args[0]);
+      reply_error (reply, 400, "M_UNKNOWN", text);
+      return;
+    }
+  /* no membership at all (or no such room): nothing to forget, still 200 */
+  if (membership != NULL && !g_ptr_array_find_with_equal_func (room->forgotten, who->user_id, g_str_equal, NULL))
+    g_ptr_array_add (room->forgotten, g_strdup (who->user_id));
+  reply_json (reply, 200, json_object_new_object ());
+}
+
+/* ------------------------------------------------------------------------ */
+/* Discovery */
+
+static void
+handle_well_known (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  (void) req, (void) who, (void) args;
+  if (self->well_known_set)
+    reply_raw (reply, self->well_known_status, NULL, self->well_known_body);
+  else if (self->flavour == TEST_HOMESERVER_DENDRITE)
+    reply_error (reply, 404, "M_UNRECOGNIZED", "Unrecognized request");
+  else
+    /* Synapse 1.67 ClientWellKnownResource.render_GET() without
+     * serve_client_wellknown / public_baseurl */
+    reply_raw (reply, 404, "text/plain", ".well-known not available");
+}
+
+static void
+handle_federation_version (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  json_object *obj = json_object_new_object ();
+  json_object *server = json_object_new_object ();
+
+  (void) self, (void) req, (void) who, (void) args;
+  json_object_object_add (server, "name", json_object_new_string ("Dendrite"));
+  json_object_object_add (server, "version", json_object_new_string (DENDRITE_VERSION));
+  json_object_object_add (obj, "server", server);
+  reply_json (reply, 200, obj);
+}
+
+/* ------------------------------------------------------------------------ */
 /* Routing */
 
 typedef enum {
@@ -1813,33 +2718,46 @@ typedef enum {
   AUTH_ADMIN,
 } AuthKind;
 
+/* which flavours serve a route */
+#define FOR_SYNAPSE (1u << TEST_HOMESERVER_SYNAPSE)
+#define FOR_DENDRITE (1u << TEST_HOMESERVER_DENDRITE)
+#define FOR_BOTH (FOR_SYNAPSE | FOR_DENDRITE)
+
 typedef struct {
   const gchar *method;
   const gchar *pattern; /* "{}" captures one segment, "{v}" is r0 or v3 */
   AuthKind auth;
   HandlerFunc func;
+  guint flavours;
 } Route;
 
 static const Route routes[] = {
-  { "GET", "_matrix/client/versions", AUTH_NONE, handle_versions },
-  { "GET", "_matrix/client/{v}/login", AUTH_NONE, handle_login_flows },
-  { "POST", "_matrix/client/{v}/login", AUTH_NONE, handle_login },
-  { "POST", "_matrix/client/{v}/logout", AUTH_USER, handle_logout },
-  { "GET", "_matrix/client/{v}/account/whoami", AUTH_USER, handle_whoami },
-  { "POST", "_matrix/client/{v}/createRoom", AUTH_USER, handle_create_room },
-  { "GET", "_matrix/client/{v}/rooms/{}/state", AUTH_USER, handle_room_state_all },
-  { "GET", "_matrix/client/{v}/rooms/{}/state/{}", AUTH_USER, handle_room_state },
-  { "GET", "_matrix/client/{v}/rooms/{}/state/{}/{}", AUTH_USER, handle_room_state },
-  { "GET", "_matrix/client/{v}/rooms/{}/joined_members", AUTH_USER, handle_joined_members },
-  { "GET", "_matrix/client/{v}/joined_rooms", AUTH_USER, handle_joined_rooms },
-  { "GET", "_synapse/admin/v1/server_version", AUTH_NONE, handle_server_version },
-  { "GET", "_synapse/admin/v1/users/{}/admin", AUTH_ADMIN, handle_user_admin },
-  { "GET", "_synapse/admin/v2/users/{}", AUTH_ADMIN, handle_get_user },
-  { "PUT", "_synapse/admin/v2/users/{}", AUTH_ADMIN, handle_put_user },
-  { "GET", "_synapse/admin/v1/username_available", AUTH_ADMIN, handle_username_available },
-  { "POST", "_synapse/admin/v1/users/{}/login", AUTH_ADMIN, handle_login_as_user },
-  { "POST", "_synapse/admin/v1/deactivate/{}", AUTH_ADMIN, handle_deactivate },
-  { "DELETE", "_synapse/admin/v1/rooms/{}", AUTH_ADMIN, handle_delete_room },
+  { "GET", "_matrix/client/versions", AUTH_NONE, handle_versions, FOR_BOTH },
+  { "GET", "_matrix/client/{v}/login", AUTH_NONE, handle_login_flows, FOR_BOTH },
+  { "POST", "_matrix/client/{v}/login", AUTH_NONE, handle_login, FOR_BOTH },
+  { "POST", "_matrix/client/{v}/logout", AUTH_USER, handle_logout, FOR_BOTH },
+  { "GET", "_matrix/client/{v}/account/whoami", AUTH_USER, handle_whoami, FOR_BOTH },
+  { "POST", "_matrix/client/{v}/createRoom", AUTH_USER, handle_create_room, FOR_BOTH },
+  { "GET", "_matrix/client/{v}/rooms/{}/state", AUTH_USER, handle_room_state_all, FOR_BOTH },
+  { "GET", "_matrix/client/{v}/rooms/{}/state/{}", AUTH_USER, handle_room_state, FOR_BOTH },
+  { "GET", "_matrix/client/{v}/rooms/{}/state/{}/{}", AUTH_USER, handle_room_state, FOR_BOTH },
+  { "GET", "_matrix/client/{v}/rooms/{}/joined_members", AUTH_USER, handle_joined_members, FOR_BOTH },
+  { "GET", "_matrix/client/{v}/joined_rooms", AUTH_USER, handle_joined_rooms, FOR_BOTH },
+  { "POST", "_matrix/client/{v}/account/deactivate", AUTH_USER, handle_account_deactivate, FOR_BOTH },
+  { "POST", "_matrix/client/{v}/rooms/{}/leave", AUTH_USER, handle_room_leave, FOR_BOTH },
+  { "POST", "_matrix/client/{v}/rooms/{}/forget", AUTH_USER, handle_room_forget, FOR_BOTH },
+  { "GET", ".well-known/matrix/client", AUTH_NONE, handle_well_known, FOR_BOTH },
+  { "GET", "_matrix/federation/v1/version", AUTH_NONE, handle_federation_version, FOR_DENDRITE },
+  { "GET", "_synapse/admin/v1/register", AUTH_NONE, handle_register_nonce, FOR_BOTH },
+  { "POST", "_synapse/admin/v1/register", AUTH_NONE, handle_register, FOR_BOTH },
+  { "GET", "_synapse/admin/v1/server_version", AUTH_NONE, handle_server_version, FOR_BOTH },
+  { "GET", "_synapse/admin/v1/users/{}/admin", AUTH_ADMIN, handle_user_admin, FOR_BOTH },
+  { "GET", "_synapse/admin/v2/users/{}", AUTH_ADMIN, handle_get_user, FOR_BOTH },
+  { "PUT", "_synapse/admin/v2/users/{}", AUTH_ADMIN, handle_put_user, FOR_BOTH },
+  { "GET", "_synapse/admin/v1/username_available", AUTH_ADMIN, handle_username_available, FOR_BOTH },
+  { "POST", "_synapse/admin/v1/users/{}/login", AUTH_ADMIN, handle_login_as_user, FOR_BOTH },
+  { "POST", "_synapse/admin/v1/deactivate/{}", AUTH_ADMIN, handle_deactivate, FOR_BOTH },
+  { "DELETE", "_synapse/admin/v1/rooms/{}", AUTH_ADMIN, handle_delete_room, FOR_BOTH },
 };
 
 /* On a match, `captures` holds the "{}" segments (borrowed) and NULLs */
@@ -1912,6 +2830,18 @@ authenticate_locked (TestHomeserver *self, Request *req, Requester *who, Reply *
   return TRUE;
 }
 
+/* Dendrite routes only /_synapse/admin/v1/register under /_synapse, and
+ * only while a shared secret is configured */
+static gboolean
+dendrite_knows_path_locked (TestHomeserver *self, gchar **segments)
+{
+  if (g_strcmp0 (segments[0], "_synapse") != 0)
+    return TRUE;
+  return self->registration_secret != NULL
+         && g_strv_equal ((const gchar *const *) segments,
+                          (const gchar *const[]) { "_synapse", "admin", "v1", "register", NULL });
+}
+
 static void
 handle_request (TestHomeserver *self, Request *req, Reply *reply)
 {
@@ -1919,15 +2849,25 @@ handle_request (TestHomeserver *self, Request *req, Reply *reply)
   const Route *route = NULL;
   gboolean path_known = FALSE;
   Requester who = { NULL, NULL, NULL };
+  guint flavour_bit;
 
   if (req->segments == NULL)
     {
       reply_error (reply, 404, "M_UNRECOGNIZED", "Unrecognized request");
       return;
     }
+
+  g_mutex_lock (&self->lock);
+  flavour_bit = 1u << self->flavour;
+  if (self->flavour == TEST_HOMESERVER_DENDRITE && !dendrite_knows_path_locked (self, req->segments))
+    {
+      reply_error (reply, 404, "M_UNRECOGNIZED", "Unrecognized request");
+      goto out;
+    }
   for (guint i = 0; i < G_N_ELEMENTS (routes); i++)
     {
-      if (!route_matches (&routes[i], req->segments, captures))
+      if ((routes[i].flavours & flavour_bit) == 0
+          || !route_matches (&routes[i], req->segments, captures))
         continue;
       path_known = TRUE;
       if (g_strcmp0 (routes[i].method, req->method) == 0)
@@ -1942,10 +2882,9 @@ handle_request (TestHomeserver *self, Request *req, Reply *reply)
         reply_error (reply, 405, "M_UNRECOGNIZED", "Unrecognized request");
       else
         reply_error (reply, 404, "M_UNRECOGNIZED", "Unrecognized request");
-      return;
+      goto out;
     }
 
-  g_mutex_lock (&self->lock);
   if (route->auth != AUTH_NONE && !authenticate_locked (self, req, &who, reply))
     goto out;
   if (route->auth == AUTH_ADMIN)
@@ -1979,8 +2918,17 @@ send_reply (SoupServerMessage *msg, guint status, const gchar *content_type,
 static void
 send_json_reply (SoupServerMessage *msg, Reply *reply)
 {
-  const gchar *text = json_object_to_json_string_ext (reply->json,
-                                                      JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
+  const gchar *text;
+
+  if (reply->raw != NULL)
+    {
+      send_reply (msg, reply->status,
+                  reply->content_type != NULL ? reply->content_type : "application/json",
+                  reply->raw, -1);
+      return;
+    }
+  text = json_object_to_json_string_ext (reply->json,
+                                         JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
   send_reply (msg, reply->status, "application/json", text, -1);
 }
 
@@ -2030,7 +2978,7 @@ apply_fault (SoupServerMessage *msg, const TestFault *fault)
 
     case TEST_FAULT_RATE_LIMIT:
       {
-        Reply reply = { 0, NULL };
+        Reply reply = { 0, NULL, NULL, NULL };
         reply_rate_limited (&reply, fault->retry_after_ms);
         if (fault->retry_after_header)
           {
@@ -2070,28 +3018,35 @@ apply_fault (SoupServerMessage *msg, const TestFault *fault)
 static void
 request_finish (TestHomeserver *self, Request *req)
 {
-  Reply reply = { 0, NULL };
+  Reply reply = { 0, NULL, NULL, NULL };
   const TestFault *fault = req->fault != NULL ? &req->fault->fault : NULL;
+  gboolean dendrite;
   guint status;
 
   if (fault != NULL && fault->kind == TEST_FAULT_DELAY)
     fault = NULL;
   if (req->handled)
     {
-      reply.status = req->early_status;
-      reply.json = g_steal_pointer (&req->early_json);
+      reply = req->early;
+      memset (&req->early, 0, sizeof req->early);
     }
   else if (fault == NULL || fault->after_handling)
     handle_request (self, req, &reply);
 
+  g_mutex_lock (&self->lock);
+  dendrite = self->flavour == TEST_HOMESERVER_DENDRITE;
+  g_mutex_unlock (&self->lock);
   if (fault != NULL)
     status = apply_fault (req->msg, fault);
   else
     {
+      /* Go's net/http sends no Server header; libsoup added one already */
+      if (dendrite)
+        soup_message_headers_remove (soup_server_message_get_response_headers (req->msg), "Server");
       send_json_reply (req->msg, &reply);
       status = reply.status;
     }
-  g_clear_pointer (&reply.json, json_object_put);
+  reply_clear (&reply);
 
   g_mutex_lock (&self->lock);
   ((LogEntry *) g_ptr_array_index (self->log, req->log_index))->status = status;
@@ -2227,11 +3182,8 @@ server_callback (SoupServer *server, SoupServerMessage *msg, const char *path,
   if (req->fault != NULL && req->fault->fault.kind == TEST_FAULT_DELAY
       && req->fault->fault.after_handling)
     {
-      Reply early = { 0, NULL };
-      handle_request (self, req, &early);
+      handle_request (self, req, &req->early);
       req->handled = TRUE;
-      req->early_status = early.status;
-      req->early_json = early.json;
     }
 
   /* pausing frees the thread for other clients while this one waits */
@@ -2370,8 +3322,12 @@ test_homeserver_new (const gchar *server_name)
   self->log = g_ptr_array_new_with_free_func ((GDestroyNotify) log_entry_free);
   self->raw = g_string_new (NULL);
   self->pending = g_ptr_array_new ();
+  self->nonces = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, g_free);
+  self->uia_sessions = g_hash_table_new_full (g_str_hash, g_str_equal, NULL,
+                                              (GDestroyNotify) uia_session_free);
   self->login_rate_limit = TRUE;
   self->password_login = TRUE;
+  self->flavour = TEST_HOMESERVER_SYNAPSE;
   return self;
 }
 
@@ -2391,6 +3347,10 @@ test_homeserver_free (TestHomeserver *self)
   g_ptr_array_unref (self->log);
   g_string_free (self->raw, TRUE);
   g_ptr_array_unref (self->pending);
+  g_hash_table_unref (self->nonces);
+  g_hash_table_unref (self->uia_sessions);
+  g_free (self->registration_secret);
+  g_free (self->well_known_body);
   g_free (self->url);
   g_clear_object (&self->tls_certificate);
   g_mutex_clear (&self->lock);
@@ -2534,6 +3494,55 @@ test_homeserver_clear_faults (TestHomeserver *self)
 {
   g_mutex_lock (&self->lock);
   g_ptr_array_set_size (self->faults, 0);
+  g_mutex_unlock (&self->lock);
+}
+
+void
+test_homeserver_set_flavour (TestHomeserver *self, TestHomeserverFlavour flavour)
+{
+  g_return_if_fail (flavour == TEST_HOMESERVER_SYNAPSE || flavour == TEST_HOMESERVER_DENDRITE);
+
+  g_mutex_lock (&self->lock);
+  self->flavour = flavour;
+  g_mutex_unlock (&self->lock);
+}
+
+void
+test_homeserver_set_registration_secret (TestHomeserver *self, const gchar *secret)
+{
+  g_mutex_lock (&self->lock);
+  g_free (self->registration_secret);
+  /* both servers treat an empty secret as none */
+  self->registration_secret = secret != NULL && secret[0] != '\0' ? g_strdup (secret) : NULL;
+  g_mutex_unlock (&self->lock);
+}
+
+void
+test_homeserver_expire_nonces (TestHomeserver *self)
+{
+  g_mutex_lock (&self->lock);
+  g_hash_table_remove_all (self->nonces);
+  g_mutex_unlock (&self->lock);
+}
+
+void
+test_homeserver_add_nonce (TestHomeserver *self, const gchar *nonce)
+{
+  g_return_if_fail (nonce != NULL);
+
+  g_mutex_lock (&self->lock);
+  nonce_add_locked (self, nonce);
+  g_mutex_unlock (&self->lock);
+}
+
+void
+test_homeserver_set_well_known (TestHomeserver *self, guint status, const gchar *body)
+{
+  g_mutex_lock (&self->lock);
+  self->well_known_set = TRUE;
+  self->well_known_status = status;
+  g_free (self->well_known_body);
+  self->well_known_body = g_strdup (body != NULL ? body : "");
   g_mutex_unlock (&self->lock);
 }
 
@@ -2696,6 +3705,34 @@ test_homeserver_room_get_creator (TestHomeserver *self, const gchar *room_id)
   g_mutex_lock (&self->lock);
   room = lookup_room (self, room_id);
   ret = room != NULL ? g_strdup (room->creator) : NULL;
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+gboolean
+test_homeserver_room_has_members (TestHomeserver *self, const gchar *room_id)
+{
+  Room *room;
+  gboolean ret;
+
+  g_mutex_lock (&self->lock);
+  room = lookup_room (self, room_id);
+  ret = room != NULL && room->joined->len > 0;
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+gboolean
+test_homeserver_room_is_forgotten (TestHomeserver *self, const gchar *room_id,
+                                   const gchar *user_id)
+{
+  Room *room;
+  gboolean ret;
+
+  g_mutex_lock (&self->lock);
+  room = lookup_room (self, room_id);
+  ret = room != NULL && user_id != NULL
+        && g_ptr_array_find_with_equal_func (room->forgotten, user_id, g_str_equal, NULL);
   g_mutex_unlock (&self->lock);
   return ret;
 }

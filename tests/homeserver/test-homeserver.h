@@ -43,6 +43,16 @@ typedef struct {
                               * finds the effect already there). */
 } TestFault;
 
+/* Which server to imitate. Dendrite 0.13.7 differs from Synapse 1.67 where
+ * mxprov can tell: every /_synapse/admin endpoint but the shared-secret
+ * register one answers 404 M_UNRECOGNIZED, login has no home_server, there is
+ * no Server header, GET /_matrix/federation/v1/version names Dendrite, and the
+ * register and self-deactivate endpoints answer Dendrite's way. */
+typedef enum {
+  TEST_HOMESERVER_SYNAPSE,
+  TEST_HOMESERVER_DENDRITE,
+} TestHomeserverFlavour;
+
 TestHomeserver *test_homeserver_new (const gchar *server_name);
 void test_homeserver_free (TestHomeserver *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestHomeserver, test_homeserver_free)
@@ -74,6 +84,24 @@ void test_homeserver_add_fault (TestHomeserver *self, const gchar *method,
                                 const gchar *path, guint skip, guint count,
                                 const TestFault *fault);
 void test_homeserver_clear_faults (TestHomeserver *self);
+/* TEST_HOMESERVER_SYNAPSE (the default) or TEST_HOMESERVER_DENDRITE */
+void test_homeserver_set_flavour (TestHomeserver *self, TestHomeserverFlavour flavour);
+/* Shared-secret registration at /_synapse/admin/v1/register (GET a nonce,
+ * POST {nonce, username, password, admin, mac, displayname?, user_type?});
+ * NULL or "" disables it, the default. Synapse: a nonce lives 60 s and the
+ * first POST naming it consumes it, even a failing one. Dendrite: the endpoint
+ * exists only while a secret is set, and a nonce lives 5 min, reusable. */
+void test_homeserver_set_registration_secret (TestHomeserver *self, const gchar *secret);
+/* Test only: forget every nonce handed out, as if their lifetime had passed. */
+void test_homeserver_expire_nonces (TestHomeserver *self);
+/* Test only: accept `nonce` as if GET /_synapse/admin/v1/register had handed
+ * it out just now (for fixed HMAC test vectors). */
+void test_homeserver_add_nonce (TestHomeserver *self, const gchar *nonce);
+/* GET /.well-known/matrix/client answers `status` with `body` (application/json).
+ * Never set: what the server itself answers without delegation configured,
+ * a 404 (Synapse 1.67: text/plain ".well-known not available"; Dendrite:
+ * JSON M_UNRECOGNIZED). */
+void test_homeserver_set_well_known (TestHomeserver *self, guint status, const gchar *body);
 
 /* State queries. user_id is a full MXID "@local:server_name". */
 gboolean test_homeserver_user_exists (TestHomeserver *self, const gchar *user_id);
@@ -93,6 +121,12 @@ GPtrArray *test_homeserver_list_joined_rooms (TestHomeserver *self, const gchar 
 gboolean test_homeserver_room_is_joined (TestHomeserver *self, const gchar *room_id,
                                          const gchar *user_id);
 gchar *test_homeserver_room_get_creator (TestHomeserver *self, const gchar *room_id);
+/* whether anyone is still joined; a room whose last member left is kept, as
+ * Synapse keeps it, so it still shows in list_rooms */
+gboolean test_homeserver_room_has_members (TestHomeserver *self, const gchar *room_id);
+/* whether user_id left and then forgot the room (POST .../rooms/<id>/forget) */
+gboolean test_homeserver_room_is_forgotten (TestHomeserver *self, const gchar *room_id,
+                                            const gchar *user_id);
 /* a new reference to the state event's content, or NULL; free with json_object_put */
 json_object *test_homeserver_room_get_state (TestHomeserver *self, const gchar *room_id,
                                              const gchar *type, const gchar *state_key);
