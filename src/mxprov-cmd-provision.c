@@ -458,12 +458,20 @@ mxprov_cmd_provision (gint argc, gchar **argv)
 
   if (o.check_only)
     {
-      fprintf (stderr, "mxprov: check passed: %s is a Matrix homeserver (server name %s) and %s is a server admin\n",
-               mxprov_http_get_base_url (http),
-               mxprov_context_get (context, "server.name") != NULL
-                 ? mxprov_context_get (context, "server.name") : "unknown",
-               mxprov_context_get (context, "admin.user_id") != NULL
-                 ? mxprov_context_get (context, "admin.user_id") : o.admin_user);
+      const gchar *admin = mxprov_context_get (context, "admin.user_id");
+      const gchar *server_name = mxprov_context_get (context, "server.name");
+
+      /* say only what the auth step established: a shared-secret
+       * pipeline has no admin account to vouch for */
+      fprintf (stderr, "mxprov: check passed: %s is a Matrix homeserver", mxprov_http_get_base_url (http));
+      if (server_name != NULL)
+        fprintf (stderr, " (server name %s)", server_name);
+      if (admin != NULL)
+        fprintf (stderr, " and %s is a server admin", admin);
+      else if (mxprov_pipeline_get_n_steps (pipeline) > 0)
+        fprintf (stderr, " and step auth (%s) succeeded",
+                 mxprov_plugin_get_name (mxprov_pipeline_get_plugin (pipeline, 0)));
+      fprintf (stderr, "; nothing was created\n");
       return EX_OK;
     }
 

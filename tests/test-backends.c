@@ -239,6 +239,20 @@ test_rollback (Fixture *f, gconstpointer data)
   g_assert_cmpuint (test_homeserver_count_devices (f->hs, "@undone:" SERVER_NAME), ==, 0);
 }
 
+static void
+test_check_only (Fixture *f, gconstpointer data)
+{
+  const gchar *args[] = { "provision", "--config", f->config, "--homeserver",
+                          test_homeserver_get_url (f->hs), "--username", "checked", "--check", NULL };
+  g_autoptr(RunResult) r = run_mxprov (args, NULL, NULL, FALSE);
+
+  g_assert_cmpint (r->exit_code, ==, 0);
+  assert_contains (r->err, "check passed");
+  assert_contains (r->err, "step auth (shared-secret-auth) succeeded");
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/*"), ==, 0);
+  g_assert_false (test_homeserver_user_exists (f->hs, "@checked:" SERVER_NAME));
+}
+
 /* The Synapse pipeline on Dendrite fails clearly, before creating anything. */
 static void
 test_synapse_pipeline_on_dendrite (Fixture *f, gconstpointer data)
@@ -330,6 +344,7 @@ main (int argc, char **argv)
   ADD ("/dendrite/wrong-secret", setup_dendrite, test_wrong_secret);
   ADD ("/dendrite/registration-disabled", setup_dendrite_without_secret, test_registration_disabled);
   ADD ("/dendrite/rollback", setup_dendrite, test_rollback);
+  ADD ("/dendrite/check-only", setup_dendrite, test_check_only);
   ADD ("/dendrite/synapse-pipeline-refused", setup_dendrite, test_synapse_pipeline_on_dendrite);
   ADD ("/synapse-shared-secret/provision", setup_synapse, test_provision);
   ADD ("/synapse-shared-secret/existing-user", setup_synapse, test_existing_user);
