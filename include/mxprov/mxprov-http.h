@@ -45,6 +45,10 @@ void mxprov_http_set_deadline (MxprovHttp *self, gint64 deadline_us);
  * jitter (default 4). */
 void mxprov_http_set_max_retries (MxprovHttp *self, guint max_retries);
 
+/* Let `self` share `other`'s DNS cache and TLS sessions (for clients used
+ * by different threads of one run; each keeps its own connection). */
+void mxprov_http_share_connections (MxprovHttp *self, MxprovHttp *other);
+
 typedef enum {
   MXPROV_HTTP_FLAG_NONE = 0,
   /* Sending the request twice cannot duplicate anything (GET always is):

@@ -26,8 +26,61 @@
 #define DEFAULT_RATE_LIMIT_WAIT_MS 1000
 #define DEFAULT_MAX_RETRIES 4
 
+/* DNS answers and TLS sessions shared by the clients of one run (one per
+ * batch worker). Connections themselves are not shared: libcurl does not
+ * support sharing them between concurrent threads, so each worker keeps
+ * its own, reused for all its accounts. */
+typedef struct {
+  CURLSH *share;
+  GMutex locks[CURL_LOCK_DATA_LAST];
+  gint refcount;
+} HttpShare;
+
+static void
+share_lock (CURL *handle, curl_lock_data data, curl_lock_access access, void *user_data)
+{
+  HttpShare *share = user_data;
+  g_mutex_lock (&share->locks[data]);
+}
+
+static void
+share_unlock (CURL *handle, curl_lock_data data, void *user_data)
+{
+  HttpShare *share = user_data;
+  g_mutex_unlock (&share->locks[data]);
+}
+
+static HttpShare *
+http_share_new (void)
+{
+  HttpShare *share = g_new0 (HttpShare, 1);
+
+  share->refcount = 1;
+  for (gsize i = 0; i < G_N_ELEMENTS (share->locks); i++)
+    g_mutex_init (&share->locks[i]);
+  share->share = curl_share_init ();
+  curl_share_setopt (share->share, CURLSHOPT_LOCKFUNC, share_lock);
+  curl_share_setopt (share->share, CURLSHOPT_UNLOCKFUNC, share_unlock);
+  curl_share_setopt (share->share, CURLSHOPT_USERDATA, share);
+  curl_share_setopt (share->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_DNS);
+  curl_share_setopt (share->share, CURLSHOPT_SHARE, CURL_LOCK_DATA_SSL_SESSION);
+  return share;
+}
+
+static void
+http_share_unref (HttpShare *share)
+{
+  if (share == NULL || !g_atomic_int_dec_and_test (&share->refcount))
+    return;
+  curl_share_cleanup (share->share);
+  for (gsize i = 0; i < G_N_ELEMENTS (share->locks); i++)
+    g_mutex_clear (&share->locks[i]);
+  g_free (share);
+}
+
 struct _MxprovHttp {
   CURL *curl;
+  HttpShare *share;
   gchar *base_url;
   gchar *ca_file;
   guint connect_timeout_ms;
@@ -158,6 +211,7 @@ mxprov_http_free (MxprovHttp *self)
   if (self == NULL)
     return;
   curl_easy_cleanup (self->curl);
+  http_share_unref (self->share);
   g_free (self->base_url);
   g_free (self->ca_file);
   g_free (self);
@@ -202,6 +256,16 @@ void
 mxprov_http_set_deadline (MxprovHttp *self, gint64 deadline_us)
 {
   self->deadline_us = deadline_us;
+}
+
+void
+mxprov_http_share_connections (MxprovHttp *self, MxprovHttp *other)
+{
+  g_return_if_fail (self->share == NULL);
+  if (other->share == NULL)
+    other->share = http_share_new ();
+  g_atomic_int_inc (&other->share->refcount);
+  self->share = other->share;
 }
 
 void
@@ -513,6 +577,8 @@ perform_once (MxprovHttp *self, const gchar *method, const gchar *path, const gc
   curl_easy_setopt (self->curl, CURLOPT_HTTPHEADER, headers);
   curl_easy_setopt (self->curl, CURLOPT_USERAGENT, "mxprov/" PACKAGE_VERSION);
   curl_easy_setopt (self->curl, CURLOPT_NOSIGNAL, 1L);
+  if (self->share != NULL)
+    curl_easy_setopt (self->curl, CURLOPT_SHARE, self->share->share);
   curl_easy_setopt (self->curl, CURLOPT_ERRORBUFFER, errbuf);
 #if LIBCURL_VERSION_NUM >= 0x075500
   curl_easy_setopt (self->curl, CURLOPT_PROTOCOLS_STR, "http,https");

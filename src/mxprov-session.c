@@ -1,0 +1,364 @@
+/* mxprov-session.c: the set-up `provision` and `batch` share. */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <gio/gio.h>
+
+#include <mxprov/mxprov.h>
+#include "mxprov-commands.h"
+#include "mxprov-discovery.h"
+#include "mxprov-loader.h"
+#include "mxprov-secret-input.h"
+#include "mxprov-session.h"
+
+/* The whole run, retries and rate-limit waits included. */
+#define DEFAULT_TIMEOUT_S 120
+/* One attempt of one request: Synapse's slowest call takes ~0.3 s. */
+#define DEFAULT_REQUEST_TIMEOUT_S 30
+#define DEFAULT_RETRIES 4
+
+MxprovSession *
+mxprov_session_new (void)
+{
+  MxprovSession *self = g_new0 (MxprovSession, 1);
+  self->retries = -1;
+  return self;
+}
+
+void
+mxprov_session_free (MxprovSession *self)
+{
+  if (self == NULL)
+    return;
+  g_free (self->homeserver);
+  g_free (self->admin_user);
+  g_free (self->admin_password_file);
+  mxprov_secret_free (self->admin_password);
+  g_free (self->display_name);
+  g_free (self->config_file);
+  g_free (self->cacert);
+  /* the context refers to the client, plugins to nothing else */
+  g_clear_pointer (&self->context, mxprov_context_free);
+  g_clear_pointer (&self->pipeline, mxprov_pipeline_free);
+  g_clear_pointer (&self->http, mxprov_http_free);
+  g_strfreev (self->plugin_dirs);
+  g_clear_pointer (&self->config, mxprov_step_config_free);
+  g_free (self);
+}
+
+GOptionEntry *
+mxprov_session_option_entries (MxprovSession *o)
+{
+  const GOptionEntry entries[] = {
+    { "homeserver", 's', 0, G_OPTION_ARG_STRING, &o->homeserver,
+      "Client API base URL of the homeserver, or its server name", "URL" },
+    { "admin-user", 'a', 0, G_OPTION_ARG_STRING, &o->admin_user,
+      "Admin user (localpart or full ID)", "NAME" },
+    { "admin-password-file", 'p', 0, G_OPTION_ARG_FILENAME, &o->admin_password_file,
+      "Read the admin password from FILE (- = standard input)", "FILE" },
+    { "admin-password", 0, 0, G_OPTION_ARG_STRING, &o->admin_password,
+      "Admin password on the command line (discouraged: visible to other users)", "PASSWORD" },
+    { "display-name", 'd', 0, G_OPTION_ARG_STRING, &o->display_name,
+      "Display name of the new account (default: " MXPROV_DEFAULT_DISPLAY_NAME ")", "NAME" },
+    { "config", 'c', 0, G_OPTION_ARG_FILENAME, &o->config_file,
+      "Step config file (default: $XDG_CONFIG_HOME/mxprov/mxprov.conf, then "
+      SYSCONFDIR "/mxprov/mxprov.conf, then the built-in Synapse pipeline)", "FILE" },
+    { "cacert", 0, 0, G_OPTION_ARG_FILENAME, &o->cacert,
+      "Trust the CA certificates in FILE (PEM) instead of the system's", "FILE" },
+    { "timeout", 't', 0, G_OPTION_ARG_INT, &o->timeout,
+      "Give up after SECONDS in all, retries included (default 120)", "SECONDS" },
+    { "request-timeout", 0, 0, G_OPTION_ARG_INT, &o->request_timeout,
+      "Give up on one attempt of one request after SECONDS (default 30)", "SECONDS" },
+    { "retries", 0, 0, G_OPTION_ARG_INT, &o->retries,
+      "Retry a request at most N times after transient failures (default 4)", "N" },
+    { "allow-insecure-http", 0, 0, G_OPTION_ARG_NONE, &o->allow_insecure_http,
+      "Allow a plain http:// homeserver URL that is not on this machine", NULL },
+    { "verbose", 'v', G_OPTION_FLAG_NO_ARG, G_OPTION_ARG_CALLBACK, mxprov_option_verbose_cb,
+      "Trace each HTTP request (secrets are never shown); -vv for debug", NULL },
+    { NULL }
+  };
+  return g_memdup2 (entries, sizeof entries);
+}
+
+/* The values of --admin-password also live in the process's argv, which
+ * /proc/PID/cmdline shows to every local user: overwrite them there. */
+void
+mxprov_session_scrub_argv (gint argc, gchar **argv)
+{
+  for (gint i = 1; i < argc; i++)
+    {
+      if (g_strcmp0 (argv[i], "--admin-password") == 0 && i + 1 < argc)
+        mxprov_secret_wipe (argv[i + 1], strlen (argv[i + 1]));
+      else if (g_str_has_prefix (argv[i], "--admin-password="))
+        {
+          gchar *value = argv[i] + strlen ("--admin-password=");
+          mxprov_secret_wipe (value, strlen (value));
+        }
+    }
+}
+
+/* Options from [provision] fill what the command line left unset. */
+static gboolean
+apply_config_defaults (MxprovSession *o, GKeyFile *keyfile, GError **error)
+{
+  static const struct {
+    const gchar *key;
+    gsize offset;
+  } keys[] = {
+    { "homeserver", G_STRUCT_OFFSET (MxprovSession, homeserver) },
+    { "admin-user", G_STRUCT_OFFSET (MxprovSession, admin_user) },
+    { "admin-password-file", G_STRUCT_OFFSET (MxprovSession, admin_password_file) },
+    { "display-name", G_STRUCT_OFFSET (MxprovSession, display_name) },
+    { "cacert", G_STRUCT_OFFSET (MxprovSession, cacert) },
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (keys); i++)
+    {
+      gchar **field = G_STRUCT_MEMBER_P (o, keys[i].offset);
+      if (*field != NULL)
+        continue;
+      if (!mxprov_config_get_string (keyfile, "provision", keys[i].key, NULL, field, error))
+        return FALSE;
+    }
+  if (o->timeout <= 0)
+    {
+      guint timeout;
+      if (!mxprov_config_get_uint (keyfile, "provision", "timeout", DEFAULT_TIMEOUT_S, 1, 86400,
+                                   &timeout, error))
+        return FALSE;
+      o->timeout = (gint) timeout;
+    }
+  if (o->retries < 0)
+    {
+      guint retries;
+      if (!mxprov_config_get_uint (keyfile, "provision", "retries", DEFAULT_RETRIES, 0, 100,
+                                   &retries, error))
+        return FALSE;
+      o->retries = (gint) retries;
+    }
+  if (o->request_timeout <= 0)
+    {
+      guint timeout;
+      if (!mxprov_config_get_uint (keyfile, "provision", "request-timeout",
+                                   DEFAULT_REQUEST_TIMEOUT_S, 1, 3600, &timeout, error))
+        return FALSE;
+      o->request_timeout = (gint) timeout;
+    }
+  return TRUE;
+}
+
+static gchar *
+obtain_admin_password (MxprovSession *o, GError **error)
+{
+  const gchar *env;
+
+  if (o->admin_password_file != NULL)
+    return mxprov_secret_read_file (o->admin_password_file, "admin password", error);
+  if (o->admin_password != NULL)
+    {
+      g_warning ("--admin-password puts the password on the command line, where other local "
+                 "users can read it; use --admin-password-file FILE or MXPROV_ADMIN_PASSWORD");
+      return g_strdup (o->admin_password);
+    }
+  env = g_getenv ("MXPROV_ADMIN_PASSWORD");
+  if (env != NULL && *env != '\0')
+    {
+      gchar *password = g_strdup (env);
+      g_unsetenv ("MXPROV_ADMIN_PASSWORD");
+      return password;
+    }
+  if (isatty (STDIN_FILENO))
+    {
+      g_autofree gchar *prompt = g_strdup_printf ("Password for %s: ",
+                                                  o->admin_user != NULL ? o->admin_user : "admin");
+      return mxprov_secret_prompt (prompt, error);
+    }
+  g_set_error_literal (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_MISSING_INPUT,
+                       "no admin password: give --admin-password-file FILE (- for standard input), "
+                       "set MXPROV_ADMIN_PASSWORD, or run on a terminal to be asked");
+  return NULL;
+}
+
+/* Confirm the URL is a Matrix homeserver before sending it any credential:
+ * a typo or a proxy page shows up here, with nothing yet at stake. */
+static gboolean
+check_server_speaks_matrix (MxprovHttp *http, GError **error)
+{
+  g_autoptr(json_object) answer = NULL;
+  json_object *versions = NULL;
+
+  answer = mxprov_http_request (http, "GET", "/_matrix/client/versions", NULL, NULL, NULL, error);
+  if (answer == NULL)
+    {
+      if (g_error_matches (*error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_NOT_JSON)
+          || g_error_matches (*error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_TOO_LARGE)
+          || (*error)->domain == MXPROV_MATRIX_ERROR)
+        g_prefix_error (error, "%s does not look like a Matrix homeserver: ",
+                        mxprov_http_get_base_url (http));
+      else
+        g_prefix_error (error, "cannot reach the homeserver: ");
+      return FALSE;
+    }
+  if (!json_object_object_get_ex (answer, "versions", &versions)
+      || !json_object_is_type (versions, json_type_array))
+    {
+      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_BAD_ANSWER,
+                   "%s does not look like a Matrix homeserver: /_matrix/client/versions has no \"versions\" list",
+                   mxprov_http_get_base_url (http));
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* Plain http:// sends the admin password in clear text: only to this
+ * machine, unless the admin says otherwise. */
+static gboolean
+check_transport_security (const gchar *url, GError **error)
+{
+  g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
+  g_autoptr(GInetAddress) address = NULL;
+  const gchar *host;
+
+  if (uri == NULL || g_ascii_strcasecmp (g_uri_get_scheme (uri), "http") != 0)
+    return TRUE;
+  host = g_uri_get_host (uri);
+  address = g_inet_address_new_from_string (host);
+  if ((address != NULL && g_inet_address_get_is_loopback (address))
+      || g_ascii_strcasecmp (host, "localhost") == 0)
+    return TRUE;
+  g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+               "refusing %s: plain http:// to another machine would send the admin password "
+               "unencrypted; use https://, or --allow-insecure-http on a network you trust",
+               url);
+  return FALSE;
+}
+
+gboolean
+mxprov_session_prepare (MxprovSession *self, const gchar *const *per_account,
+                        const gchar *const *outputs, GError **error)
+{
+  g_autofree gchar *config_path = NULL;
+  g_autoptr(GStrvBuilder) deferred_builder = g_strv_builder_new ();
+  g_auto(GStrv) deferred = NULL;
+  g_auto(GStrv) inputs = NULL;
+
+  if (self->retries < -1 || self->retries > 100)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           "--retries must be from 0 to 100");
+      return FALSE;
+    }
+  if (self->timeout < 0 || self->request_timeout < 0)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                           "--timeout and --request-timeout must be positive numbers of seconds");
+      return FALSE;
+    }
+
+  /* Configuration and plugins. */
+  config_path = mxprov_step_config_find (self->config_file, SYSCONFDIR);
+  self->config = config_path != NULL ? mxprov_step_config_load_file (config_path, error)
+                                     : mxprov_step_config_new_default ();
+  if (self->config == NULL)
+    return FALSE;
+  g_debug ("step config: %s", self->config->source);
+  if (!apply_config_defaults (self, self->config->keyfile, error))
+    return FALSE;
+  if (self->display_name == NULL)
+    self->display_name = g_strdup (MXPROV_DEFAULT_DISPLAY_NAME);
+  self->plugin_dirs = mxprov_loader_search_path (self->config->plugin_dir);
+  self->pipeline = mxprov_pipeline_new (self->config, (const gchar *const *) self->plugin_dirs,
+                                        error);
+  if (self->pipeline == NULL)
+    return FALSE;
+
+  /* Inputs, and the contract, before any network request. */
+  self->context = mxprov_context_new ();
+  if (self->homeserver != NULL)
+    mxprov_context_set (self->context, "homeserver", self->homeserver, MXPROV_CONTEXT_FLAG_NONE);
+  if (self->admin_user != NULL)
+    mxprov_context_set (self->context, "admin.user", self->admin_user, MXPROV_CONTEXT_FLAG_NONE);
+  mxprov_context_set (self->context, "user.displayname", self->display_name,
+                      MXPROV_CONTEXT_FLAG_NONE);
+  if (self->homeserver == NULL)
+    {
+      g_set_error_literal (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_MISSING_INPUT,
+                           "no homeserver: give --homeserver URL (or homeserver= in [provision])");
+      return FALSE;
+    }
+  inputs = mxprov_pipeline_get_inputs (self->pipeline);
+  if (g_strv_contains ((const gchar *const *) inputs, "admin.password"))
+    g_strv_builder_add (deferred_builder, "admin.password");
+  for (gsize i = 0; per_account != NULL && per_account[i] != NULL; i++)
+    g_strv_builder_add (deferred_builder, per_account[i]);
+  deferred = g_strv_builder_end (deferred_builder);
+  if (!mxprov_pipeline_check (self->pipeline, self->context, (const gchar *const *) deferred,
+                              outputs, error))
+    return FALSE;
+  if (!self->allow_insecure_http && !mxprov_discovery_is_server_name (self->homeserver)
+      && !check_transport_security (self->homeserver, error))
+    return FALSE;
+  if (self->cacert != NULL && !g_file_test (self->cacert, G_FILE_TEST_IS_REGULAR))
+    {
+      g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_NOENT, "--cacert %s: no such file",
+                   self->cacert);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+MxprovHttp *
+mxprov_session_new_http (MxprovSession *self, GError **error)
+{
+  MxprovHttp *http = mxprov_http_new (self->homeserver, error);
+
+  if (http == NULL)
+    return NULL;
+  mxprov_http_set_timeouts (http, MIN ((guint) self->request_timeout, 10) * 1000,
+                            (guint) self->request_timeout * 1000);
+  mxprov_http_set_max_retries (http, (guint) self->retries);
+  mxprov_http_set_deadline (http, self->deadline_us);
+  if (self->cacert != NULL)
+    mxprov_http_set_ca_file (http, self->cacert);
+  if (self->http != NULL)
+    mxprov_http_share_connections (http, self->http);
+  return http;
+}
+
+gboolean
+mxprov_session_connect (MxprovSession *self, GError **error)
+{
+  g_auto(GStrv) inputs = mxprov_pipeline_get_inputs (self->pipeline);
+
+  self->deadline_us = g_get_monotonic_time () + (gint64) self->timeout * G_USEC_PER_SEC;
+  if (mxprov_discovery_is_server_name (self->homeserver))
+    {
+      /* The first network request: the contract was checked before. */
+      g_autofree gchar *base_url = mxprov_discovery_resolve (self->homeserver, self->cacert,
+                                                             (guint) self->request_timeout * 1000,
+                                                             self->deadline_us, error);
+      if (base_url == NULL)
+        return FALSE;
+      if (!self->allow_insecure_http && !check_transport_security (base_url, error))
+        return FALSE;
+      g_free (self->homeserver);
+      self->homeserver = g_steal_pointer (&base_url);
+      mxprov_context_set (self->context, "homeserver", self->homeserver, MXPROV_CONTEXT_FLAG_NONE);
+    }
+  self->http = mxprov_session_new_http (self, error);
+  if (self->http == NULL)
+    return FALSE;
+  mxprov_context_set_http (self->context, self->http);
+
+  if (g_strv_contains ((const gchar *const *) inputs, "admin.password"))
+    {
+      g_autoptr(MxprovSecret) password = obtain_admin_password (self, error);
+      if (password == NULL)
+        return FALSE;
+      mxprov_context_take (self->context, "admin.password", g_steal_pointer (&password),
+                           MXPROV_CONTEXT_FLAG_SECRET);
+    }
+  return check_server_speaks_matrix (self->http, error);
+}
