@@ -14,7 +14,8 @@ G_DEFINE_QUARK (mxprov-pipeline-error-quark, mxprov_pipeline_error)
 
 struct _MxprovPipeline {
   GPtrArray *plugins; /* MxprovPlugin, in step order */
-  guint n_ran;        /* steps whose run was called */
+  guint first;        /* the first step execute ran */
+  guint n_ran;        /* steps before this index had their run called */
 };
 
 /* Inputs the host fills from the command line or [provision]; the hint
@@ -236,6 +237,54 @@ run_step (MxprovPlugin *plugin, MxprovContext *context, GError **error)
   return TRUE;
 }
 
+static gint
+step_index_of (MxprovPipeline *self, const gchar *step)
+{
+  for (guint i = 0; i < self->plugins->len; i++)
+    {
+      const MxprovPluginInfo *info =
+        mxprov_plugin_get_info_struct (g_ptr_array_index (self->plugins, i));
+      if (g_strcmp0 (info->step, step) == 0)
+        return (gint) i;
+    }
+  return -1;
+}
+
+gboolean
+mxprov_pipeline_execute_from (MxprovPipeline *self, MxprovContext *context,
+                              const gchar *first_step, GError **error)
+{
+  gint first = step_index_of (self, first_step);
+
+  g_return_val_if_fail (self->n_ran == 0, FALSE);
+  /* no such step: everything after the ones before it in the step order */
+  if (first < 0)
+    {
+      first = 0;
+      for (guint i = 0; i < self->plugins->len; i++)
+        {
+          const MxprovPluginInfo *info =
+            mxprov_plugin_get_info_struct (g_ptr_array_index (self->plugins, i));
+          gint order = -1;
+          for (gint k = 0; mxprov_step_names[k] != NULL; k++)
+            if (g_strcmp0 (mxprov_step_names[k], info->step) == 0)
+              order = k;
+          for (gint k = 0; mxprov_step_names[k] != NULL; k++)
+            if (g_strcmp0 (mxprov_step_names[k], first_step) == 0 && order < k)
+              first = (gint) i + 1;
+        }
+    }
+  self->first = (guint) first;
+  self->n_ran = self->first;
+  for (guint i = self->first; i < self->plugins->len; i++)
+    {
+      self->n_ran = i + 1;
+      if (!run_step (g_ptr_array_index (self->plugins, i), context, error))
+        return FALSE;
+    }
+  return TRUE;
+}
+
 gboolean
 mxprov_pipeline_execute (MxprovPipeline *self, MxprovContext *context, const gchar *last_step,
                          GError **error)
@@ -283,7 +332,7 @@ mxprov_pipeline_rollback (MxprovPipeline *self, MxprovContext *context)
   /* The failed step too: it may have made something before it failed
    * (a user whose token request then failed). Rollback is best effort:
    * failures are warnings, the original error stays the one reported. */
-  for (guint i = self->n_ran; i > 0; i--)
+  for (guint i = self->n_ran; i > self->first; i--)
     {
       MxprovPlugin *plugin = g_ptr_array_index (self->plugins, i - 1);
       const MxprovPluginInfo *info = mxprov_plugin_get_info_struct (plugin);
@@ -304,7 +353,7 @@ mxprov_pipeline_cleanup (MxprovPipeline *self, MxprovContext *context)
   grant_grace_time (context);
   /* Cleanup runs for the failed step too: it may have logged in before it
    * failed, and that session must not outlive the run. */
-  for (guint i = self->n_ran; i > 0; i--)
+  for (guint i = self->n_ran; i > self->first; i--)
     {
       MxprovPlugin *plugin = g_ptr_array_index (self->plugins, i - 1);
       const MxprovPluginInfo *info = mxprov_plugin_get_info_struct (plugin);
@@ -321,7 +370,7 @@ mxprov_pipeline_describe_results (MxprovPipeline *self, MxprovContext *context)
 {
   g_autoptr(GString) text = g_string_new (NULL);
 
-  for (guint i = 0; i < self->n_ran; i++)
+  for (guint i = self->first; i < self->n_ran; i++)
     {
       const MxprovPluginInfo *info =
         mxprov_plugin_get_info_struct (g_ptr_array_index (self->plugins, i));

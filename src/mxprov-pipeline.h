@@ -50,6 +50,10 @@ gboolean mxprov_pipeline_check (MxprovPipeline *self, MxprovContext *context,
  * the failing plugin's name. Call once per pipeline. */
 gboolean mxprov_pipeline_execute (MxprovPipeline *self, MxprovContext *context,
                                   const gchar *last_step, GError **error);
+/* Run the steps from `first_step` on (batch: every account's steps after
+ * the one shared auth step); rollback and cleanup then cover only those. */
+gboolean mxprov_pipeline_execute_from (MxprovPipeline *self, MxprovContext *context,
+                                       const gchar *first_step, GError **error);
 /* Undo what the steps that ran made, the last (possibly failed) one first. */
 void mxprov_pipeline_rollback (MxprovPipeline *self, MxprovContext *context);
 /* Every step whose run was called gets its cleanup, in reverse order. */

@@ -322,8 +322,6 @@ mxprov_session_new_http (MxprovSession *self, GError **error)
   mxprov_http_set_deadline (http, self->deadline_us);
   if (self->cacert != NULL)
     mxprov_http_set_ca_file (http, self->cacert);
-  if (self->http != NULL)
-    mxprov_http_share_connections (http, self->http);
   return http;
 }
 

@@ -55,7 +55,7 @@ gboolean mxprov_session_prepare (MxprovSession *self, const gchar *const *per_ac
  * /_matrix/client/versions. */
 gboolean mxprov_session_connect (MxprovSession *self, GError **error);
 
-/* A client for another thread, sharing the session's connection pool. */
+/* A client configured like the session's (timeouts, CA, retries). */
 MxprovHttp *mxprov_session_new_http (MxprovSession *self, GError **error);
 
 G_END_DECLS
