@@ -330,10 +330,12 @@ read_accounts (const gchar *filename, GPtrArray *invalid, GError **error)
           account_free (account);
           continue;
         }
+      /* one account per name: a repeat is ignored, not a failure, so
+       * the output keeps one record per username */
       if (g_hash_table_contains (seen, account->localpart))
         {
-          g_ptr_array_add (invalid, g_strdup_printf ("%s\tlisted more than once in the input (line %"
-                                                     G_GSIZE_FORMAT ")", account->localpart, i + 1));
+          g_message ("%s: listed again on line %" G_GSIZE_FORMAT " of the input; provisioned once",
+                     account->localpart, i + 1);
           account_free (account);
           continue;
         }
