@@ -37,6 +37,8 @@ print_usage (FILE *out)
            "Commands:\n"
            "  provision   create an account and its sync room, print the bundle\n"
            "  batch       create many accounts with one admin login, N at a time\n"
+           "  inspect     decode and check a bundle, password masked\n"
+           "  verify      log in with a bundle and check its account and room\n"
            "  plugins     list the step plugins found and what they need and provide\n"
            "\n"
            "Options:\n"
@@ -100,6 +102,10 @@ main (int argc, char **argv)
     g_debug ("libcurl or OpenSSL kept its own allocator: their buffers are not wiped on free");
   if (g_strcmp0 (argv[1], "provision") == 0)
     rc = mxprov_cmd_provision (argc - 1, argv + 1);
+  else if (g_strcmp0 (argv[1], "inspect") == 0)
+    rc = mxprov_cmd_inspect (argc - 1, argv + 1);
+  else if (g_strcmp0 (argv[1], "verify") == 0)
+    rc = mxprov_cmd_verify (argc - 1, argv + 1);
   else if (g_strcmp0 (argv[1], "batch") == 0)
     rc = mxprov_cmd_batch (argc - 1, argv + 1);
   else if (g_strcmp0 (argv[1], "plugins") == 0)

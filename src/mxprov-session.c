@@ -214,8 +214,8 @@ check_server_speaks_matrix (MxprovHttp *http, GError **error)
 
 /* Plain http:// sends the admin password in clear text: only to this
  * machine, unless the admin says otherwise. */
-static gboolean
-check_transport_security (const gchar *url, GError **error)
+gboolean
+mxprov_session_check_transport_security (const gchar *url, GError **error)
 {
   g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
   g_autoptr(GInetAddress) address = NULL;
@@ -298,7 +298,7 @@ mxprov_session_prepare (MxprovSession *self, const gchar *const *per_account,
                               outputs, error))
     return FALSE;
   if (!self->allow_insecure_http && !mxprov_discovery_is_server_name (self->homeserver)
-      && !check_transport_security (self->homeserver, error))
+      && !mxprov_session_check_transport_security (self->homeserver, error))
     return FALSE;
   if (self->cacert != NULL && !g_file_test (self->cacert, G_FILE_TEST_IS_REGULAR))
     {
@@ -339,7 +339,7 @@ mxprov_session_connect (MxprovSession *self, GError **error)
                                                              self->deadline_us, error);
       if (base_url == NULL)
         return FALSE;
-      if (!self->allow_insecure_http && !check_transport_security (base_url, error))
+      if (!self->allow_insecure_http && !mxprov_session_check_transport_security (base_url, error))
         return FALSE;
       g_free (self->homeserver);
       self->homeserver = g_steal_pointer (&base_url);

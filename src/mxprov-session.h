@@ -55,6 +55,10 @@ gboolean mxprov_session_prepare (MxprovSession *self, const gchar *const *per_ac
  * /_matrix/client/versions. */
 gboolean mxprov_session_connect (MxprovSession *self, GError **error);
 
+/* Refuse plain http:// to anything but this machine (the admin password,
+ * or a bundle's, would cross the network in clear text). */
+gboolean mxprov_session_check_transport_security (const gchar *url, GError **error);
+
 /* A client configured like the session's (timeouts, CA, retries). */
 MxprovHttp *mxprov_session_new_http (MxprovSession *self, GError **error);
 

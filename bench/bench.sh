@@ -1,0 +1,364 @@
+#!/bin/bash
+# bench/bench.sh: mxprov's benchmark, run by `make bench` (see bench/README.md).
+#
+# Measures, against the bundled test homeserver on 127.0.0.1:
+#   1. one `mxprov provision`: wall time vs the time spent waiting for the
+#      server (mxprov -v's "N requests, X ms waiting for the server"),
+#      median of BENCH_SINGLE_RUNS runs, no simulated server delay;
+#   2. `mxprov batch` of BENCH_ACCOUNTS accounts at -j 1, 4 and 16 with a
+#      simulated server cost of BENCH_DELAY_MS per request: accounts/s,
+#      client CPU per account, client peak RSS;
+#   3. the same work as separate `mxprov provision` runs in a loop (on
+#      BENCH_LOOP_ACCOUNTS accounts, per-account figures), with the login
+#      rate limit off, plus 5 loop iterations with the rate limit on.
+# Prints a table, writes bench/results/bench.json and bench/results/bench.txt.
+#
+# Environment (all optional; `make bench` sets the first five):
+#   BENCH_BUILDDIR       top build directory (default: the parent of this script's)
+#   BENCH_ACCOUNTS       accounts per batch measurement (1000)
+#   BENCH_LOOP_ACCOUNTS  accounts in the provision loop (BENCH_ACCOUNTS)
+#   BENCH_SINGLE_RUNS    single provision runs for the overhead median (20)
+#   BENCH_DELAY_MS       simulated server cost per request for 2 and 3 (20)
+#   BENCH_RESULTS_DIR    where to write the results (BENCH_BUILDDIR/bench/results)
+#   BENCH_KEEP=1         keep the scratch directory (logs, outputs) afterwards
+#
+# Exit status: 0 when every measurement ran and checked out (a MISS against
+# a target is reported, not an error); 1 when something failed (then the
+# scratch directory is kept and named); 2 on bad usage or a missing build.
+set -euo pipefail
+export LC_ALL=C
+
+here=$(cd "$(dirname "$0")" && pwd)
+B=${BENCH_BUILDDIR:-$(cd "$here/.." && pwd)}
+N_ACCOUNTS=${BENCH_ACCOUNTS:-1000}
+N_LOOP=${BENCH_LOOP_ACCOUNTS:-$N_ACCOUNTS}
+N_SINGLE=${BENCH_SINGLE_RUNS:-20}
+DELAY_MS=${BENCH_DELAY_MS:-20}
+N_RATELIMITED=5
+JOBS_LIST="1 4 16"
+RESULTS=${BENCH_RESULTS_DIR:-$B/bench/results}
+HS_LIFETIME=900
+
+# Targets
+T_OVERHEAD_PCT=5
+T_CPU_MS=0.5
+T_RSS_MB=12
+T_SPEEDUP=10
+
+RUN=$B/bench/mxprov-bench-run
+HS=$B/tests/mxprov-test-homeserver
+
+die () { echo "bench: $*" >&2; exit 2; }
+for n in N_ACCOUNTS N_LOOP N_SINGLE DELAY_MS; do
+    [[ ${!n} =~ ^[0-9]+$ ]] && [ "${!n}" -gt 0 ] || die "$n must be a positive integer (got '${!n}')"
+done
+[ -x "$RUN" ] || die "$RUN is missing: run 'make bench' (or 'make bench/mxprov-bench-run')"
+[ -x "$HS" ] || die "$HS is missing: run 'make bench' (or 'make tests/mxprov-test-homeserver')"
+
+# --- scratch directory, cleanup --------------------------------------------
+work=$(mktemp -d "${TMPDIR:-/tmp}/mxprov-bench.XXXXXX")
+hs_pids=()
+ok=0
+cleanup () {
+    local p
+    for p in "${hs_pids[@]}"; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
+    if [ "$ok" = 1 ] && [ "${BENCH_KEEP:-0}" != 1 ]; then
+        rm -rf "$work"
+    else
+        echo "bench: scratch directory kept: $work" >&2
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+fail () {
+    echo "bench: FAILED: $*" >&2
+    exit 1
+}
+
+# --- a snapshot of the built mxprov -----------------------------------------
+# ./mxprov is a libtool wrapper script: measuring it would measure a shell
+# too. Run the real binary with the uninstalled library and plugins, copied
+# here so a rebuild during the run cannot change what is measured.
+real=
+for cand in "$B/.libs/lt-mxprov" "$B/.libs/mxprov"; do
+    if [ -x "$cand" ] && { [ -z "$real" ] || [ "$cand" -nt "$real" ]; }; then real=$cand; fi
+done
+[ -n "$real" ] || die "no real mxprov binary in $B/.libs: run 'make'"
+mkdir -p "$work/bin" "$work/lib" "$work/plugins" "$work/xdg"
+cp "$real" "$work/bin/mxprov"
+cp -P "$B"/.libs/libmxprov.so* "$work/lib/"
+cp "$B"/plugins/.libs/*.so "$work/plugins/"
+export LD_LIBRARY_PATH="$work/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+export MXPROV_PLUGIN_PATH="$work/plugins"
+# No user or system config: the built-in Synapse pipeline.
+export XDG_CONFIG_HOME="$work/xdg"
+MX="$work/bin/mxprov"
+if ldd "$MX" | grep -q 'not found'; then
+    ldd "$MX" >&2; die "the mxprov snapshot does not find its libraries"
+fi
+mx_version=$("$MX" --version 2>&1 | head -n 1)
+
+umask 077
+# A random admin password in a 0600 file: never on a command line.
+od -An -N18 -tx1 /dev/urandom | tr -d ' \n' > "$work/admin-password"
+PW="$work/admin-password"
+
+# --- helpers -----------------------------------------------------------------
+# start_hs TAG DELAY_MS RATE_LIMIT(on|off): start a fresh homeserver, set
+# hs_url and hs_pid.
+hs_url=
+hs_pid=
+start_hs () {
+    local tag=$1 delay=$2 rl=$3 i=0
+    local args=(--server-name bench.test --admin-user admin --admin-password-file "$PW"
+                --url-file "$work/$tag.url" --lifetime "$HS_LIFETIME" --request-delay-ms "$delay")
+    [ "$rl" = off ] && args+=(--no-login-rate-limit)
+    rm -f "$work/$tag.url"
+    "$HS" "${args[@]}" > "$work/$tag.hs.log" 2>&1 < /dev/null &
+    hs_pid=$!
+    hs_pids+=("$hs_pid")
+    while [ ! -s "$work/$tag.url" ]; do
+        i=$((i + 1))
+        if [ "$i" -gt 100 ] || ! kill -0 "$hs_pid" 2>/dev/null; then
+            cat "$work/$tag.hs.log" >&2
+            fail "the test homeserver ($tag) did not start"
+        fi
+        sleep 0.1
+    done
+    hs_url=$(head -n 1 "$work/$tag.url")
+}
+stop_hs () {
+    kill "$hs_pid" 2>/dev/null || true
+    wait "$hs_pid" 2>/dev/null || true
+}
+
+# jget FILE KEY: a number from mxprov-bench-run's one-line JSON.
+jget () {
+    sed -n "s/.*\"$2\":\\(-\\{0,1\\}[0-9.]*\\).*/\\1/p" "$1"
+}
+# median: of the numbers on standard input, one a line.
+median () {
+    sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+# calc EXPR: floating-point arithmetic, printed with 3 decimals.
+calc () { awk "BEGIN { printf \"%.3f\", $1 }"; }
+# verdict COND: PASS when the awk condition holds, else MISS.
+verdict () { awk "BEGIN { exit !($1) }" && echo PASS || echo MISS; }
+now_ms () { date +%s%3N; }
+
+provision () { # provision USERNAME [extra args]: the plain single-account command
+    local u=$1; shift
+    "$MX" provision --homeserver "$hs_url" --admin-user admin --admin-password-file "$PW" \
+        --username "$u" "$@"
+}
+
+bench_start=$(now_ms)
+echo "bench: mxprov $mx_version ($real), $(nproc) CPUs; scratch $work"
+
+# --- 1. one provision: tool overhead -------------------------------------------
+echo "bench: [1/4] $N_SINGLE single provisions, no server delay ..."
+start_hs single 0 off
+: > "$work/single.tsv"
+for i in $(seq 1 "$N_SINGLE"); do
+    u=$(printf 'bench_single_%03d' "$i")
+    if ! "$RUN" "$work/single-$i.json" "$MX" provision --homeserver "$hs_url" --admin-user admin \
+            --admin-password-file "$PW" --username "$u" -v > /dev/null 2> "$work/single-$i.err"; then
+        cat "$work/single-$i.err" >&2; fail "single provision $i exited $(jget "$work/single-$i.json" exit)"
+    fi
+    line=$(sed -n 's/^mxprov: \([0-9][0-9]*\) requests, \([0-9.][0-9.]*\) ms waiting for the server$/\1 \2/p' "$work/single-$i.err")
+    [ -n "$line" ] || { cat "$work/single-$i.err" >&2; fail "no 'N requests, X ms waiting for the server' line from mxprov -v"; }
+    read -r nreq waited <<< "$line"
+    wall=$(jget "$work/single-$i.json" wall_ms)
+    cpu=$(calc "$(jget "$work/single-$i.json" user_ms) + $(jget "$work/single-$i.json" sys_ms)")
+    rss=$(jget "$work/single-$i.json" maxrss_kb)
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$wall" "$waited" "$(calc "$wall - $waited")" \
+        "$(calc "($wall - $waited) * 100 / $wall")" "$cpu" "$nreq $rss" >> "$work/single.tsv"
+done
+stop_hs
+s_wall=$(cut -f2 "$work/single.tsv" | median)
+s_wait=$(cut -f3 "$work/single.tsv" | median)
+s_over=$(cut -f4 "$work/single.tsv" | median)
+s_pct=$(cut -f5 "$work/single.tsv" | median)
+s_cpu=$(cut -f6 "$work/single.tsv" | median)
+s_req=$(cut -f7 "$work/single.tsv" | cut -d' ' -f1 | median)
+s_rss=$(cut -f7 "$work/single.tsv" | cut -d' ' -f2 | median)
+s_verdict=$(verdict "$s_pct < $T_OVERHEAD_PCT")
+
+# --- 2. batch at -j 1, 4, 16 ---------------------------------------------------
+batch_ok=0
+batch_skip_reason=
+if "$MX" batch --help > /dev/null 2>&1; then
+    batch_ok=1
+else
+    batch_skip_reason="'mxprov batch' is not in this build (mxprov batch --help failed)"
+    echo "bench: [2/4] SKIPPED: $batch_skip_reason" >&2
+fi
+declare -A b_rate b_cpu b_rss b_wall b_user b_sys b_verdict_cpu b_verdict_rss
+if [ "$batch_ok" = 1 ]; then
+    for j in $JOBS_LIST; do
+        echo "bench: [2/4] batch of $N_ACCOUNTS accounts at -j $j, server cost $DELAY_MS ms/request ..."
+        start_hs "batch-j$j" "$DELAY_MS" on
+        seq -f "bench_batch_j${j}_%05g" 1 "$N_ACCOUNTS" > "$work/batch-j$j.in"
+        out="$work/batch-j$j.out.jsonl"
+        rm -f "$out"
+        rc=0
+        "$RUN" "$work/batch-j$j.json" "$MX" batch --homeserver "$hs_url" --admin-user admin \
+            --admin-password-file "$PW" --input "$work/batch-j$j.in" --output "$out" \
+            -j "$j" --timeout 900 > "$work/batch-j$j.stdout" 2> "$work/batch-j$j.err" || rc=$?
+        stop_hs
+        created=0
+        [ -f "$out" ] && created=$(grep -c '"status" *: *"created"' "$out" || true)
+        if [ "$rc" != 0 ] || [ "$created" != "$N_ACCOUNTS" ]; then
+            tail -n 20 "$work/batch-j$j.err" >&2
+            [ -f "$out" ] && { echo "statuses in $out:" >&2; grep -o '"status" *: *"[a-z]*"' "$out" | sort | uniq -c >&2; }
+            fail "batch -j $j exited $rc with $created of $N_ACCOUNTS accounts \"created\""
+        fi
+        b_wall[$j]=$(jget "$work/batch-j$j.json" wall_ms)
+        b_user[$j]=$(jget "$work/batch-j$j.json" user_ms)
+        b_sys[$j]=$(jget "$work/batch-j$j.json" sys_ms)
+        b_rate[$j]=$(calc "$N_ACCOUNTS * 1000 / ${b_wall[$j]}")
+        b_cpu[$j]=$(calc "(${b_user[$j]} + ${b_sys[$j]}) / $N_ACCOUNTS")
+        b_rss[$j]=$(calc "$(jget "$work/batch-j$j.json" maxrss_kb) / 1024")
+        b_verdict_cpu[$j]=$(verdict "${b_cpu[$j]} < $T_CPU_MS")
+        b_verdict_rss[$j]=$(verdict "${b_rss[$j]} < $T_RSS_MB")
+    done
+    speedup=$(calc "${b_rate[16]} / ${b_rate[1]}")
+    speedup_verdict=$(verdict "$speedup >= $T_SPEEDUP")
+fi
+
+# --- 3. the same as a loop of single provisions -----------------------------------
+echo "bench: [3/4] loop of $N_LOOP single provisions, server cost $DELAY_MS ms/request, login rate limit off ..."
+start_hs loop "$DELAY_MS" off
+: > "$work/loop.tsv"
+loop_start=$(now_ms)
+for i in $(seq 1 "$N_LOOP"); do
+    u=$(printf 'bench_loop_%05d' "$i")
+    if ! "$RUN" "$work/loop-run.json" "$MX" provision --homeserver "$hs_url" --admin-user admin \
+            --admin-password-file "$PW" --username "$u" > /dev/null 2> "$work/loop-run.err"; then
+        cat "$work/loop-run.err" >&2; fail "loop provision $i of $N_LOOP exited $(jget "$work/loop-run.json" exit)"
+    fi
+    printf '%s\t%s\t%s\n' "$(jget "$work/loop-run.json" user_ms)" "$(jget "$work/loop-run.json" sys_ms)" \
+        "$(jget "$work/loop-run.json" maxrss_kb)" >> "$work/loop.tsv"
+done
+loop_ms=$(( $(now_ms) - loop_start ))
+stop_hs
+l_rate=$(calc "$N_LOOP * 1000 / $loop_ms")
+l_cpu=$(awk -F'\t' -v n="$N_LOOP" '{ s += $1 + $2 } END { printf "%.3f", s / n }' "$work/loop.tsv")
+l_rss=$(awk -F'\t' '$3 > m { m = $3 } END { printf "%.3f", m / 1024 }' "$work/loop.tsv")
+l_proj_s=$(calc "$N_ACCOUNTS / $l_rate")
+if [ "$batch_ok" = 1 ]; then
+    r_b1_loop=$(calc "${b_rate[1]} / $l_rate")
+    r_b16_loop=$(calc "${b_rate[16]} / $l_rate")
+fi
+
+# --- 4. the loop with Synapse's login rate limit on ---------------------------------
+echo "bench: [4/4] $N_RATELIMITED single provisions in a loop with the login rate limit on ..."
+start_hs ratelimited "$DELAY_MS" on
+rl_failed=0
+rl_limited=0
+rl_walls=()
+rl_exits=()
+rl_start=$(now_ms)
+for i in $(seq 1 "$N_RATELIMITED"); do
+    u=$(printf 'bench_rl_%02d' "$i")
+    rc=0
+    "$RUN" "$work/rl-$i.json" "$MX" provision --homeserver "$hs_url" --admin-user admin \
+        --admin-password-file "$PW" --username "$u" -v > /dev/null 2> "$work/rl-$i.err" || rc=$?
+    [ "$rc" != 0 ] && rl_failed=$((rl_failed + 1))
+    grep -q -- '-> 429' "$work/rl-$i.err" && rl_limited=$((rl_limited + 1))
+    rl_walls+=("$(calc "$(jget "$work/rl-$i.json" wall_ms) / 1000")")
+    rl_exits+=("$rc")
+done
+rl_ms=$(( $(now_ms) - rl_start ))
+stop_hs
+rl_walls_s=$(IFS=' '; echo "${rl_walls[*]}")
+rl_exits_s=$(IFS=' '; echo "${rl_exits[*]}")
+rl_json_walls=$(IFS=,; echo "${rl_walls[*]}")
+rl_json_exits=$(IFS=,; echo "${rl_exits[*]}")
+
+bench_s=$(calc "($(now_ms) - $bench_start) / 1000")
+
+# --- report ----------------------------------------------------------------------
+mkdir -p "$RESULTS"
+{
+    printf 'mxprov benchmark: %s, %s CPUs, %s\n' "$mx_version" "$(nproc)" "$(date -u '+%Y-%m-%d %H:%M UTC')"
+    printf '\n1. Single provision, no server delay, login rate limit off (median of %s runs, %s requests each)\n' "$N_SINGLE" "$s_req"
+    printf '   wall %.1f ms | waiting for server %.1f ms | tool overhead %.1f ms = %.1f %% of wall   [target < %s %%: %s]\n' \
+        "$s_wall" "$s_wait" "$s_over" "$s_pct" "$T_OVERHEAD_PCT" "$s_verdict"
+    printf '   client CPU %.1f ms, peak RSS %.1f MB\n' "$s_cpu" "$(calc "$s_rss / 1024")"
+    printf '\n2. mxprov batch, %s accounts, server cost %s ms/request, login rate limit on\n' "$N_ACCOUNTS" "$DELAY_MS"
+    if [ "$batch_ok" = 1 ]; then
+        printf '   %-6s %10s %9s %16s %14s\n' "jobs" "accounts/s" "wall s" "CPU ms/account" "peak RSS MB"
+        for j in $JOBS_LIST; do
+            printf '   -j %-3s %10.1f %9.1f %9.3f [%s] %7.1f [%s]\n' "$j" "${b_rate[$j]}" \
+                "$(calc "${b_wall[$j]} / 1000")" "${b_cpu[$j]}" "${b_verdict_cpu[$j]}" "${b_rss[$j]}" "${b_verdict_rss[$j]}"
+        done
+        printf '   targets: CPU < %s ms/account, peak RSS < %s MB\n' "$T_CPU_MS" "$T_RSS_MB"
+        printf '   speedup -j16 / -j1: %.2fx   [target >= %s: %s]\n' "$speedup" "$T_SPEEDUP" "$speedup_verdict"
+    else
+        printf '   SKIPPED: %s\n' "$batch_skip_reason"
+    fi
+    printf '\n3. Loop of separate provisions (sequential), server cost %s ms/request\n' "$DELAY_MS"
+    printf '   login rate limit OFF (--no-login-rate-limit): a real Synapse rate-limits the admin\n'
+    printf '   login (burst 3, then 1 per 6 s), so this loop cannot run at this rate there.\n'
+    printf '   measured on %s accounts: %.2f accounts/s, CPU %.1f ms/account, peak RSS %.1f MB\n' \
+        "$N_LOOP" "$l_rate" "$l_cpu" "$l_rss"
+    if [ "$N_LOOP" = "$N_ACCOUNTS" ]; then
+        printf '   %s accounts: %.0f s\n' "$N_ACCOUNTS" "$l_proj_s"
+    else
+        printf '   %s accounts at that rate: %.0f s (extrapolated from %s)\n' "$N_ACCOUNTS" "$l_proj_s" "$N_LOOP"
+    fi
+    if [ "$batch_ok" = 1 ]; then
+        printf '   batch -j1 / loop: %.2fx   batch -j16 / loop: %.2fx\n' "$r_b1_loop" "$r_b16_loop"
+    fi
+    printf '\n4. Loop of %s provisions WITH the login rate limit on (as Synapse)\n' "$N_RATELIMITED"
+    printf '   failed: %s of %s (exit codes: %s); rate-limited (got a 429): %s; total %.1f s\n' \
+        "$rl_failed" "$N_RATELIMITED" "$rl_exits_s" "$rl_limited" "$(calc "$rl_ms / 1000")"
+    printf '   wall per run, s: %s\n' "$rl_walls_s"
+    printf '   (mxprov waits out a 429 for its retry_after and retries, so a limited run is slow, not failed)\n'
+    printf '\nbench took %.0f s\n' "$bench_s"
+} > "$RESULTS/bench.txt"
+cat "$RESULTS/bench.txt"
+
+json_batch=null
+if [ "$batch_ok" = 1 ]; then
+    json_batch="{\"accounts\":$N_ACCOUNTS,\"server_delay_ms\":$DELAY_MS,\"login_rate_limit\":true,\"runs\":["
+    sep=
+    for j in $JOBS_LIST; do
+        json_batch+="$sep{\"jobs\":$j,\"wall_ms\":${b_wall[$j]},\"user_ms\":${b_user[$j]},\"sys_ms\":${b_sys[$j]},"
+        json_batch+="\"accounts_per_s\":${b_rate[$j]},\"cpu_ms_per_account\":${b_cpu[$j]},\"peak_rss_mb\":${b_rss[$j]},"
+        json_batch+="\"cpu_target\":\"${b_verdict_cpu[$j]}\",\"rss_target\":\"${b_verdict_rss[$j]}\"}"
+        sep=,
+    done
+    json_batch+="],\"speedup_j16_over_j1\":$speedup,\"speedup_target\":\"$speedup_verdict\","
+    json_batch+="\"ratio_j1_over_loop\":$r_b1_loop,\"ratio_j16_over_loop\":$r_b16_loop}"
+fi
+json_single_runs=$(awk -F'\t' 'BEGIN { s = "" } { split($7, a, " "); s = s (NR > 1 ? "," : "") sprintf("{\"wall_ms\":%s,\"server_wait_ms\":%s,\"overhead_ms\":%s,\"overhead_pct\":%s,\"cpu_ms\":%s,\"requests\":%s,\"maxrss_kb\":%s}", $2, $3, $4, $5, $6, a[1], a[2]) } END { print s }' "$work/single.tsv")
+cat > "$RESULTS/bench.json.tmp" <<EOF
+{
+  "date": "$(date -u '+%Y-%m-%dT%H:%M:%SZ')",
+  "machine": {"uname": "$(uname -srm)", "cpu": "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr -d '"\\')", "cpus": $(nproc), "mem_kb": $(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)},
+  "mxprov_version": "$(printf '%s' "$mx_version" | tr -d '"\\')",
+  "targets": {"overhead_pct_max": $T_OVERHEAD_PCT, "cpu_ms_per_account_max": $T_CPU_MS, "peak_rss_mb_max": $T_RSS_MB, "speedup_j16_over_j1_min": $T_SPEEDUP},
+  "single": {"runs": $N_SINGLE, "server_delay_ms": 0, "login_rate_limit": false,
+    "median_wall_ms": $s_wall, "median_server_wait_ms": $s_wait, "median_overhead_ms": $s_over,
+    "median_overhead_pct": $s_pct, "median_cpu_ms": $s_cpu, "median_requests": $s_req, "median_maxrss_kb": $s_rss,
+    "overhead_target": "$s_verdict", "per_run": [$json_single_runs]},
+  "batch": $json_batch,
+  "batch_skipped": $(if [ "$batch_ok" = 1 ]; then echo null; else echo "\"$batch_skip_reason\""; fi),
+  "loop": {"accounts_measured": $N_LOOP, "server_delay_ms": $DELAY_MS, "login_rate_limit": false,
+    "wall_ms": $loop_ms, "accounts_per_s": $l_rate, "cpu_ms_per_account": $l_cpu, "peak_rss_mb": $l_rss,
+    "projected_s_for_accounts": $l_proj_s, "projected_for_accounts": $N_ACCOUNTS, "extrapolated": $([ "$N_LOOP" = "$N_ACCOUNTS" ] && echo false || echo true)},
+  "loop_rate_limited": {"runs": $N_RATELIMITED, "server_delay_ms": $DELAY_MS, "login_rate_limit": true,
+    "failed": $rl_failed, "rate_limited": $rl_limited, "wall_ms": $rl_ms, "exit_codes": [$rl_json_exits], "wall_s": [$rl_json_walls]},
+  "bench_s": $bench_s
+}
+EOF
+mv "$RESULTS/bench.json.tmp" "$RESULTS/bench.json"
+echo "bench: wrote $RESULTS/bench.json and $RESULTS/bench.txt"
+ok=1
