@@ -2,6 +2,8 @@
  * client ingests. */
 #include "config.h"
 
+#include <string.h>
+
 #include <mxprov/mxprov.h>
 
 static gboolean
@@ -14,6 +16,14 @@ lotti_bundle_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
       || (password = mxprov_context_lookup (context, "user.password", error)) == NULL
       || (room_id = mxprov_context_lookup (context, "room.id", error)) == NULL)
     return FALSE;
+  /* the desktop client rotates this password on first use: it must be one
+   * it can type back, ASCII and within bcrypt's 72 bytes */
+  if (strlen (password) > 72 || !g_str_is_ascii (password))
+    {
+      g_set_error_literal (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_FAILED,
+                           "the user step made a password that is not ASCII or longer than 72 bytes");
+      return FALSE;
+    }
   /* The client base URL the run actually used (normalized, no trailing
    * '/'), never one rebuilt from the server name in the user ID. */
   bundle = mxprov_bundle_new (mxprov_http_get_base_url (mxprov_context_get_http (context)),
