@@ -143,7 +143,7 @@ jget () {
 }
 # median: of the numbers on standard input, one a line.
 median () {
-    sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else printf "%.3f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+    sort -g | awk '{ a[NR] = $1 } END { if (NR == 0) print "nan"; else if (NR % 2) print a[(NR + 1) / 2]; else { v = (a[NR / 2] + a[NR / 2 + 1]) / 2; if (v == int(v)) print v; else printf "%.3f\n", v } }'
 }
 # calc EXPR: floating-point arithmetic, printed with 3 decimals.
 calc () { awk "BEGIN { printf \"%.3f\", $1 }"; }
@@ -276,6 +276,13 @@ for i in $(seq 1 "$N_RATELIMITED"); do
 done
 rl_ms=$(( $(now_ms) - rl_start ))
 stop_hs
+# What a loop of BENCH_ACCOUNTS would take with the limit on: the runs that
+# got a 429 show the cost of each one past the burst.
+rl_limited_mean_s=$(for i in $(seq 1 "$N_RATELIMITED"); do
+    grep -q -- '-> 429' "$work/rl-$i.err" && calc "$(jget "$work/rl-$i.json" wall_ms) / 1000" && echo
+done | awk 'NF { s += $1; n++ } END { printf "%.3f", n ? s / n : 0 }')
+rl_fast=$((N_RATELIMITED - rl_limited))
+rl_proj_min=$(calc "($rl_fast * ${rl_walls[0]} + ($N_ACCOUNTS - $rl_fast) * $rl_limited_mean_s) / 60")
 rl_walls_s=$(IFS=' '; echo "${rl_walls[*]}")
 rl_exits_s=$(IFS=' '; echo "${rl_exits[*]}")
 rl_json_walls=$(IFS=,; echo "${rl_walls[*]}")
@@ -321,6 +328,10 @@ mkdir -p "$RESULTS"
         "$rl_failed" "$N_RATELIMITED" "$rl_exits_s" "$rl_limited" "$(calc "$rl_ms / 1000")"
     printf '   wall per run, s: %s\n' "$rl_walls_s"
     printf '   (mxprov waits out a 429 for its retry_after and retries, so a limited run is slow, not failed)\n'
+    if [ "$rl_limited" -gt 0 ]; then
+        printf '   a %s-account loop at that pace: ~%.0f min (%s fast, then %.1f s each)\n' \
+            "$N_ACCOUNTS" "$rl_proj_min" "$rl_fast" "$rl_limited_mean_s"
+    fi
     printf '\nbench took %.0f s\n' "$bench_s"
 } > "$RESULTS/bench.txt"
 cat "$RESULTS/bench.txt"
@@ -355,7 +366,8 @@ cat > "$RESULTS/bench.json.tmp" <<EOF
     "wall_ms": $loop_ms, "accounts_per_s": $l_rate, "cpu_ms_per_account": $l_cpu, "peak_rss_mb": $l_rss,
     "projected_s_for_accounts": $l_proj_s, "projected_for_accounts": $N_ACCOUNTS, "extrapolated": $([ "$N_LOOP" = "$N_ACCOUNTS" ] && echo false || echo true)},
   "loop_rate_limited": {"runs": $N_RATELIMITED, "server_delay_ms": $DELAY_MS, "login_rate_limit": true,
-    "failed": $rl_failed, "rate_limited": $rl_limited, "wall_ms": $rl_ms, "exit_codes": [$rl_json_exits], "wall_s": [$rl_json_walls]},
+    "failed": $rl_failed, "rate_limited": $rl_limited, "wall_ms": $rl_ms, "exit_codes": [$rl_json_exits], "wall_s": [$rl_json_walls],
+    "mean_limited_run_s": $rl_limited_mean_s, "projected_min_for_accounts": $rl_proj_min},
   "bench_s": $bench_s
 }
 EOF
