@@ -160,6 +160,20 @@ provision () { # provision USERNAME [extra args]: the plain single-account comma
 bench_start=$(now_ms)
 echo "bench: mxprov $mx_version ($real), $(nproc) CPUs; scratch $work"
 
+# --- 0. baseline: start-up alone ------------------------------------------------
+# `mxprov --version` loads the same libraries (GLib, libcurl, OpenSSL, json-c)
+# and exits: the floor under every figure below.
+: > "$work/baseline.tsv"
+for i in 1 2 3 4 5; do
+    "$RUN" "$work/baseline.json" "$MX" --version > /dev/null || fail "mxprov --version failed"
+    printf '%s\t%s\t%s\n' "$(jget "$work/baseline.json" wall_ms)" \
+        "$(calc "$(jget "$work/baseline.json" user_ms) + $(jget "$work/baseline.json" sys_ms)")" \
+        "$(jget "$work/baseline.json" maxrss_kb)" >> "$work/baseline.tsv"
+done
+z_wall=$(cut -f1 "$work/baseline.tsv" | median)
+z_cpu=$(cut -f2 "$work/baseline.tsv" | median)
+z_rss=$(cut -f3 "$work/baseline.tsv" | median)
+
 # --- 1. one provision: tool overhead -------------------------------------------
 echo "bench: [1/4] $N_SINGLE single provisions, no server delay ..."
 start_hs single 0 off
@@ -298,6 +312,8 @@ mkdir -p "$RESULTS"
     printf '   wall %.1f ms | waiting for server %.1f ms | tool overhead %.1f ms = %.1f %% of wall   [target < %s %%: %s]\n' \
         "$s_wall" "$s_wait" "$s_over" "$s_pct" "$T_OVERHEAD_PCT" "$s_verdict"
     printf '   client CPU %.1f ms, peak RSS %.1f MB\n' "$s_cpu" "$(calc "$s_rss / 1024")"
+    printf '   start-up alone (mxprov --version): wall %.1f ms, CPU %.1f ms, peak RSS %.1f MB\n' \
+        "$z_wall" "$z_cpu" "$(calc "$z_rss / 1024")"
     printf '\n2. mxprov batch, %s accounts, server cost %s ms/request, login rate limit on\n' "$N_ACCOUNTS" "$DELAY_MS"
     if [ "$batch_ok" = 1 ]; then
         printf '   %-6s %10s %9s %16s %14s\n' "jobs" "accounts/s" "wall s" "CPU ms/account" "peak RSS MB"
@@ -356,6 +372,7 @@ cat > "$RESULTS/bench.json.tmp" <<EOF
   "machine": {"uname": "$(uname -srm)", "cpu": "$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1 | tr -d '"\\')", "cpus": $(nproc), "mem_kb": $(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)},
   "mxprov_version": "$(printf '%s' "$mx_version" | tr -d '"\\')",
   "targets": {"overhead_pct_max": $T_OVERHEAD_PCT, "cpu_ms_per_account_max": $T_CPU_MS, "peak_rss_mb_max": $T_RSS_MB, "speedup_j16_over_j1_min": $T_SPEEDUP},
+  "baseline_version": {"runs": 5, "median_wall_ms": $z_wall, "median_cpu_ms": $z_cpu, "median_maxrss_kb": $z_rss},
   "single": {"runs": $N_SINGLE, "server_delay_ms": 0, "login_rate_limit": false,
     "median_wall_ms": $s_wall, "median_server_wait_ms": $s_wait, "median_overhead_ms": $s_over,
     "median_overhead_pct": $s_pct, "median_cpu_ms": $s_cpu, "median_requests": $s_req, "median_maxrss_kb": $s_rss,
