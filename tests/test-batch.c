@@ -253,8 +253,9 @@ test_batch_interrupted_and_resumed (Fixture *f, gconstpointer data)
   for (guint i = 0; i < 1000; i++)
     {
       g_autofree gchar *contents = NULL;
+      g_auto(GStrv) lines = NULL;
       if (g_file_get_contents (f->output, &contents, NULL, NULL)
-          && g_strv_length (g_strsplit (contents, "\n", -1)) > 6)
+          && g_strv_length (lines = g_strsplit (contents, "\n", -1)) > 6)
         break;
       g_usleep (10 * 1000);
     }

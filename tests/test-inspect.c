@@ -120,9 +120,11 @@ test_verify (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
   g_autoptr(MxprovBundle) bundle = mxprov_bundle_decode (f->bundle, &error);
   g_autofree gchar *password = NULL;
+  g_auto(GStrv) lines = NULL;
 
   g_assert_cmpint (r->exit_code, ==, 0);
-  g_assert_cmpuint (g_strv_length (g_strsplit (g_strstrip (r->out), "\n", -1)), ==, 7);
+  lines = g_strsplit (g_strstrip (r->out), "\n", -1);
+  g_assert_cmpuint (g_strv_length (lines), ==, 7);
   assert_not_contains (r->out, "FAIL");
   assert_contains (r->out, "PASS the room carries the m.lotti.sync_room marker");
   assert_contains (r->out, "PASS the room is not federated");
