@@ -23,6 +23,7 @@
 #include "mxprov-commands.h"
 #include "mxprov-exit.h"
 #include "mxprov-log.h"
+#include "mxprov-output.h"
 #include "mxprov-session.h"
 
 #define DEFAULT_JOBS 4
@@ -76,10 +77,8 @@ append_record (Batch *batch, const gchar *username, const gchar *user_id, const 
                const gchar *bundle, const gchar *error_text, GError **error)
 {
   g_autoptr(MxprovSecretJson) record = json_object_new_object ();
-  g_autofree gchar *line = NULL;
   const gchar *text;
-  gsize len;
-  gsize done = 0;
+  gboolean ok;
 
   json_object_object_add (record, "username", json_object_new_string (username));
   if (user_id != NULL)
@@ -90,25 +89,12 @@ append_record (Batch *batch, const gchar *username, const gchar *user_id, const 
   if (error_text != NULL)
     json_object_object_add (record, "error", json_object_new_string (error_text));
   text = json_object_to_json_string_ext (record, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE);
-  line = g_strconcat (text, "\n", NULL);
+  ok = mxprov_output_write_line (batch->fd, text, "the output file", error);
+  /* the serialized record holds the bundle: wipe it (the json_object's
+   * strings are wiped when it is released) */
   mxprov_secret_wipe ((gpointer) text, strlen (text));
-  len = strlen (line);
-  while (done < len)
-    {
-      gssize n = write (batch->fd, line + done, len - done);
-      if (n < 0 && errno == EINTR)
-        continue;
-      if (n < 0)
-        {
-          gint saved = errno;
-          mxprov_secret_wipe (line, len);
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
-                       "cannot write to the output file: %s", g_strerror (saved));
-          return FALSE;
-        }
-      done += (gsize) n;
-    }
-  mxprov_secret_wipe (line, len);
+  if (!ok)
+    return FALSE;
   if (fdatasync (batch->fd) != 0)
     {
       gint saved = errno;
@@ -346,13 +332,6 @@ read_accounts (const gchar *filename, GPtrArray *invalid, GError **error)
 }
 
 static gint
-fail (const GError *error)
-{
-  mxprov_log_error (error);
-  return mxprov_exit_code_for_error (error);
-}
-
-static gint
 open_output (const gchar *filename, gboolean resume, GError **error)
 {
   gint flags = O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC;
@@ -442,19 +421,19 @@ mxprov_cmd_batch (gint argc, gchar **argv)
   if (argc > 1)
     {
       g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED, "unexpected argument '%s'", argv[1]);
-      return fail (error);
+      return mxprov_exit_with_error (error);
     }
   if (input_file == NULL || output_file == NULL)
     {
       g_set_error_literal (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                            "give --input FILE (the accounts) and --output FILE (their bundles)");
-      return fail (error);
+      return mxprov_exit_with_error (error);
     }
   if (jobs < 1 || jobs > MAX_JOBS)
     {
       g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                    "--jobs must be from 1 to %d", MAX_JOBS);
-      return fail (error);
+      return mxprov_exit_with_error (error);
     }
 
   /* Everything local first: input, output, config, contract. */
@@ -462,13 +441,13 @@ mxprov_cmd_batch (gint argc, gchar **argv)
   if (accounts == NULL)
     {
       g_prefix_error (&error, "--input: ");
-      return fail (error);
+      return mxprov_exit_with_error (error);
     }
   if (resume && g_file_test (output_file, G_FILE_TEST_EXISTS))
     {
       done = read_done (output_file, &error);
       if (done == NULL)
-        return fail (error);
+        return mxprov_exit_with_error (error);
       for (guint i = accounts->len; i > 0; i--)
         {
           Account *account = g_ptr_array_index (accounts, i - 1);
@@ -481,10 +460,10 @@ mxprov_cmd_batch (gint argc, gchar **argv)
     }
   if (!mxprov_session_prepare (session, (const gchar *const[]) { "user.localpart", NULL },
                                outputs, &error))
-    return fail (error);
+    return mxprov_exit_with_error (error);
   batch.fd = open_output (output_file, resume, &error);
   if (batch.fd < 0)
-    return fail (error);
+    return mxprov_exit_with_error (error);
   batch.session = session;
   batch.total = accounts->len + invalid->len;
   batch.progress = isatty (STDERR_FILENO);
@@ -494,7 +473,7 @@ mxprov_cmd_batch (gint argc, gchar **argv)
     {
       g_auto(GStrv) parts = g_strsplit (g_ptr_array_index (invalid, i), "\t", 2);
       if (!append_record (&batch, parts[0], NULL, "failed", NULL, parts[1], &error))
-        return fail (error);
+        return mxprov_exit_with_error (error);
       g_message ("%s: %s", parts[0], parts[1]);
       batch.done++;
       batch.failed++;
@@ -511,7 +490,7 @@ mxprov_cmd_batch (gint argc, gchar **argv)
           mxprov_pipeline_cleanup (session->pipeline, session->context);
           close (batch.fd);
           g_mutex_clear (&batch.lock);
-          return fail (error);
+          return mxprov_exit_with_error (error);
         }
       /* what every account's steps start from: the auth step's results */
       batch.shared_keys = g_ptr_array_new_with_free_func (g_free);
@@ -523,7 +502,7 @@ mxprov_cmd_batch (gint argc, gchar **argv)
 
       batch.share_anchor = mxprov_session_new_http (session, &error);
       if (batch.share_anchor == NULL)
-        return fail (error);
+        return mxprov_exit_with_error (error);
       batch.queue = g_async_queue_new ();
       for (guint i = 0; i < accounts->len; i++)
         g_async_queue_push (batch.queue, g_steal_pointer (&g_ptr_array_index (accounts, i)));

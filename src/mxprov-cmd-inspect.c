@@ -37,6 +37,26 @@ read_bundle (const gchar *arg, GError **error)
   return mxprov_bundle_decode (text, error);
 }
 
+static gboolean validate_bundle (const MxprovBundle *bundle, GError **error);
+
+/* The one BUNDLE|FILE|- argument of inspect and verify, decoded and checked. */
+static MxprovBundle *
+read_bundle_argument (gint argc, gchar **argv, GError **error)
+{
+  g_autoptr(MxprovBundle) bundle = NULL;
+
+  if (argc != 2)
+    {
+      g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                           "give one bundle: a file, - for standard input, or the text");
+      return NULL;
+    }
+  bundle = read_bundle (argv[1], error);
+  if (bundle == NULL || !validate_bundle (bundle, error))
+    return NULL;
+  return g_steal_pointer (&bundle);
+}
+
 /* What inspect adds to the decoder's checks: a usable URL, a user ID with
  * a server name, a room ID. */
 static gboolean
@@ -75,13 +95,6 @@ validate_bundle (const MxprovBundle *bundle, GError **error)
   return TRUE;
 }
 
-static gint
-fail (const GError *error)
-{
-  mxprov_log_error (error);
-  return mxprov_exit_code_for_error (error);
-}
-
 gint
 mxprov_cmd_inspect (gint argc, gchar **argv)
 {
@@ -107,15 +120,9 @@ mxprov_cmd_inspect (gint argc, gchar **argv)
       return EX_USAGE;
     }
   mxprov_log_setup (mxprov_option_verbosity);
-  if (argc != 2)
-    {
-      g_set_error_literal (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                           "give one bundle: a file, - for standard input, or the text");
-      return fail (error);
-    }
-  bundle = read_bundle (argv[1], &error);
-  if (bundle == NULL || !validate_bundle (bundle, &error))
-    return fail (error);
+  bundle = read_bundle_argument (argc, argv, &error);
+  if (bundle == NULL)
+    return mxprov_exit_with_error (error);
 
   printf ("version:    %d\n", bundle->version);
   printf ("homeServer: %s\n", bundle->home_server);
@@ -251,17 +258,11 @@ mxprov_cmd_verify (gint argc, gchar **argv)
     }
   mxprov_log_setup (mxprov_option_verbosity);
   session->cacert = cacert;
-  if (argc != 2)
-    {
-      g_set_error_literal (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
-                           "give one bundle: a file, - for standard input, or the text");
-      return fail (error);
-    }
-  bundle = read_bundle (argv[1], &error);
-  if (bundle == NULL || !validate_bundle (bundle, &error))
-    return fail (error);
+  bundle = read_bundle_argument (argc, argv, &error);
+  if (bundle == NULL)
+    return mxprov_exit_with_error (error);
   if (!allow_insecure_http && !mxprov_session_check_transport_security (bundle->home_server, &error))
-    return fail (error);
+    return mxprov_exit_with_error (error);
 
   session->homeserver = g_strdup (bundle->home_server);
   session->timeout = timeout;
@@ -270,7 +271,7 @@ mxprov_cmd_verify (gint argc, gchar **argv)
   session->deadline_us = g_get_monotonic_time () + (gint64) timeout * G_USEC_PER_SEC;
   http = mxprov_session_new_http (session, &error);
   if (http == NULL)
-    return fail (error);
+    return mxprov_exit_with_error (error);
 
   if (!mxprov_matrix_password_login (http, bundle->user, bundle->password, device_id, &user_id,
                                      &token, &error))

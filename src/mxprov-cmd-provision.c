@@ -49,13 +49,6 @@ deliver_bundle (MxprovOutput *output, MxprovContext *context, const gchar *bundl
   return mxprov_output_write_line (STDOUT_FILENO, bundle, "standard output", error);
 }
 
-static gint
-fail (const GError *error)
-{
-  mxprov_log_error (error);
-  return mxprov_exit_code_for_error (error);
-}
-
 gint
 mxprov_cmd_provision (gint argc, gchar **argv)
 {
@@ -110,7 +103,7 @@ mxprov_cmd_provision (gint argc, gchar **argv)
     {
       g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
                    "unexpected argument '%s'", argv[1]);
-      return fail (error);
+      return mxprov_exit_with_error (error);
     }
   if (o.format == NULL)
     o.format = g_strdup ("base64");
@@ -122,13 +115,13 @@ mxprov_cmd_provision (gint argc, gchar **argv)
     {
       g_set_error (&error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                    "--format must be base64 or json, not '%s'", o.format);
-      return fail (error);
+      return mxprov_exit_with_error (error);
     }
 
   /* Everything that needs no network: config, plugins, contract. */
   if (!mxprov_session_prepare (session, (const gchar *const[]) { "user.localpart", NULL },
                                o.check_only ? NULL : outputs, &error))
-    return fail (error);
+    return mxprov_exit_with_error (error);
   pipeline = session->pipeline;
   context = session->context;
   if (o.username != NULL)
@@ -136,23 +129,23 @@ mxprov_cmd_provision (gint argc, gchar **argv)
       /* The grammar needs no server; the length check with the real server
        * name happens in the user step once the server name is known. */
       if (!mxprov_matrix_validate_localpart (o.username, NULL, &error))
-        return fail (error);
+        return mxprov_exit_with_error (error);
       mxprov_context_set (context, "user.localpart", o.username, MXPROV_CONTEXT_FLAG_NONE);
     }
   if (!mxprov_pipeline_check (pipeline, context,
                               (const gchar *const[]) { "admin.password", NULL },
                               o.check_only ? NULL : outputs, &error))
-    return fail (error);
+    return mxprov_exit_with_error (error);
   if (o.output_file != NULL && !o.check_only)
     {
       output = mxprov_output_create (o.output_file, &error);
       if (output == NULL)
-        return fail (error);
+        return mxprov_exit_with_error (error);
     }
 
   /* The network part. */
   if (!mxprov_session_connect (session, &error))
-    return fail (error);
+    return mxprov_exit_with_error (error);
   if (!mxprov_pipeline_execute (pipeline, context, o.check_only ? "auth" : NULL, &error)
       || (!o.check_only && !deliver_bundle (output, context, bundle_key, &error)))
     {
@@ -165,7 +158,7 @@ mxprov_cmd_provision (gint argc, gchar **argv)
       else
         mxprov_pipeline_rollback (pipeline, context);
       mxprov_pipeline_cleanup (pipeline, context);
-      return fail (error);
+      return mxprov_exit_with_error (error);
     }
   mxprov_pipeline_cleanup (pipeline, context);
 

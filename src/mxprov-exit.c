@@ -10,6 +10,7 @@
 #include <mxprov/mxprov-error.h>
 #include "mxprov-exit.h"
 #include "mxprov-loader.h"
+#include "mxprov-log.h"
 #include "mxprov-pipeline.h"
 
 static gint
@@ -116,4 +117,11 @@ mxprov_exit_code_for_error (const GError *error)
       return EX_IOERR;
     }
   return EX_SOFTWARE;
+}
+
+gint
+mxprov_exit_with_error (const GError *error)
+{
+  mxprov_log_error (error);
+  return mxprov_exit_code_for_error (error);
 }
