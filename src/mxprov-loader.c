@@ -178,14 +178,8 @@ compare_plugin_names (gconstpointer a, gconstpointer b)
   MxprovPlugin *pb = *(MxprovPlugin *const *) b;
   const MxprovPluginInfo *ia = mxprov_plugin_get_info_struct (pa);
   const MxprovPluginInfo *ib = mxprov_plugin_get_info_struct (pb);
-  gint step_cmp = 0;
+  gint step_cmp = mxprov_step_order (ia->step) - mxprov_step_order (ib->step);
 
-  for (gsize i = 0; mxprov_step_names[i] != NULL && step_cmp == 0; i++)
-    {
-      gboolean a_here = g_strcmp0 (ia->step, mxprov_step_names[i]) == 0;
-      gboolean b_here = g_strcmp0 (ib->step, mxprov_step_names[i]) == 0;
-      step_cmp = (gint) b_here - (gint) a_here;
-    }
   return step_cmp != 0 ? step_cmp : g_strcmp0 (ia->name, ib->name);
 }
 

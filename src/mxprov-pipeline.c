@@ -237,44 +237,27 @@ run_step (MxprovPlugin *plugin, MxprovContext *context, GError **error)
   return TRUE;
 }
 
-static gint
-step_index_of (MxprovPipeline *self, const gchar *step)
-{
-  for (guint i = 0; i < self->plugins->len; i++)
-    {
-      const MxprovPluginInfo *info =
-        mxprov_plugin_get_info_struct (g_ptr_array_index (self->plugins, i));
-      if (g_strcmp0 (info->step, step) == 0)
-        return (gint) i;
-    }
-  return -1;
-}
-
 gboolean
 mxprov_pipeline_execute_from (MxprovPipeline *self, MxprovContext *context,
                               const gchar *first_step, GError **error)
 {
-  gint first = step_index_of (self, first_step);
+  gint wanted = mxprov_step_order (first_step);
+  guint first = self->plugins->len;
 
   g_return_val_if_fail (self->n_ran == 0, FALSE);
-  /* no such step: everything after the ones before it in the step order */
-  if (first < 0)
+  /* steps are in the canonical order (the config enforces it): start at
+   * the first one that is not before first_step */
+  for (guint i = 0; i < self->plugins->len; i++)
     {
-      first = 0;
-      for (guint i = 0; i < self->plugins->len; i++)
+      const MxprovPluginInfo *info =
+        mxprov_plugin_get_info_struct (g_ptr_array_index (self->plugins, i));
+      if (mxprov_step_order (info->step) >= wanted)
         {
-          const MxprovPluginInfo *info =
-            mxprov_plugin_get_info_struct (g_ptr_array_index (self->plugins, i));
-          gint order = -1;
-          for (gint k = 0; mxprov_step_names[k] != NULL; k++)
-            if (g_strcmp0 (mxprov_step_names[k], info->step) == 0)
-              order = k;
-          for (gint k = 0; mxprov_step_names[k] != NULL; k++)
-            if (g_strcmp0 (mxprov_step_names[k], first_step) == 0 && order < k)
-              first = (gint) i + 1;
+          first = i;
+          break;
         }
     }
-  self->first = (guint) first;
+  self->first = first;
   self->n_ran = self->first;
   for (guint i = self->first; i < self->plugins->len; i++)
     {

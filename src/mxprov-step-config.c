@@ -37,8 +37,8 @@ mxprov_step_name_is_valid (const gchar *step)
   return step != NULL && g_strv_contains (mxprov_step_names, step);
 }
 
-static gint
-step_index (const gchar *step)
+gint
+mxprov_step_order (const gchar *step)
 {
   for (gint i = 0; mxprov_step_names[i] != NULL; i++)
     if (g_strcmp0 (mxprov_step_names[i], step) == 0)
@@ -140,7 +140,7 @@ mxprov_step_config_load_data (const gchar *data, const gchar *source, GError **e
       g_autofree gchar *plugin = NULL;
 
       g_strstrip (self->steps[i]);
-      index = step_index (self->steps[i]);
+      index = mxprov_step_order (self->steps[i]);
       if (index < 0)
         {
           g_set_error (error, MXPROV_CONFIG_ERROR, MXPROV_CONFIG_ERROR_INVALID,

@@ -9,6 +9,8 @@ G_BEGIN_DECLS
 /* The steps a pipeline may contain, in the only order they may run. */
 extern const gchar *const mxprov_step_names[];
 gboolean mxprov_step_name_is_valid (const gchar *step);
+/* The step's place in mxprov_step_names, or -1 if it is not a step. */
+gint mxprov_step_order (const gchar *step);
 
 typedef struct {
   GKeyFile *keyfile;
