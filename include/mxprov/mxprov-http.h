@@ -46,7 +46,8 @@ void mxprov_http_set_deadline (MxprovHttp *self, gint64 deadline_us);
 void mxprov_http_set_max_retries (MxprovHttp *self, guint max_retries);
 
 /* Let `self` share `other`'s DNS cache and TLS sessions (for clients used
- * by different threads of one run; each keeps its own connection). */
+ * by different threads of one run; each keeps its own connection). Safe to
+ * call from several threads at once with the same `other`. */
 void mxprov_http_share_connections (MxprovHttp *self, MxprovHttp *other);
 
 typedef enum {

@@ -261,11 +261,18 @@ mxprov_http_set_deadline (MxprovHttp *self, gint64 deadline_us)
 void
 mxprov_http_share_connections (MxprovHttp *self, MxprovHttp *other)
 {
+  /* Workers call this concurrently with the same `other`: creating its
+   * share lazily must happen once, or one share is lost and the workers
+   * end up with different caches. */
+  static GMutex share_lock_mutex;
+
   g_return_if_fail (self->share == NULL);
+  g_mutex_lock (&share_lock_mutex);
   if (other->share == NULL)
     other->share = http_share_new ();
   g_atomic_int_inc (&other->share->refcount);
   self->share = other->share;
+  g_mutex_unlock (&share_lock_mutex);
 }
 
 void
