@@ -476,6 +476,52 @@ test_unsafe_post_not_retried (Fixture *f, gconstpointer data)
   g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 5);
 }
 
+/* One connection for many requests, as with a real Synapse. And when the
+ * server dies on a kept-alive connection after acting on a POST, libcurl
+ * would send the POST again by itself on a new connection (a second room, a
+ * second token): an unsafe request must come back as "maybe applied" with
+ * the server having seen it once; a retry-safe one may be sent again. */
+static void
+test_kept_alive_connection (Fixture *f, gconstpointer data)
+{
+  const TestFault drop = { .kind = TEST_FAULT_DROP, .after_handling = TRUE };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(json_object) answer = NULL;
+  g_autoptr(json_object) body = json_object_new_object ();
+
+  json_object_object_add (body, "type", json_object_new_string ("m.login.password"));
+  json_object_object_add (body, "user", json_object_new_string ("admin"));
+  json_object_object_add (body, "password", json_object_new_string ("pw"));
+  test_homeserver_set_login_rate_limit (f->hs, FALSE);
+
+  for (guint i = 0; i < 3; i++)
+    {
+      answer = get_versions (f, &error);
+      g_assert_no_error (error);
+      g_clear_pointer (&answer, json_object_put);
+    }
+  g_assert_cmpuint (test_homeserver_count_connections (f->hs), ==, 1);
+
+  test_homeserver_add_fault (f->hs, "POST", "/_matrix/client/v3/login", 0, ONCE, &drop);
+  answer = mxprov_http_request (f->http, "POST", "/_matrix/client/v3/login", NULL, body, NULL, &error);
+  g_assert_null (answer);
+  g_assert_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_CONNECTION_LOST);
+  g_assert_true (mxprov_error_maybe_applied (error));
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 1);
+  g_clear_error (&error);
+
+  /* warm a connection again, then the same with a retry-safe POST */
+  answer = get_versions (f, &error);
+  g_assert_no_error (error);
+  g_clear_pointer (&answer, json_object_put);
+  test_homeserver_add_fault (f->hs, "POST", "/_matrix/client/v3/login", 0, ONCE, &drop);
+  answer = mxprov_http_request_full (f->http, "POST", "/_matrix/client/v3/login", NULL, body,
+                                     MXPROV_HTTP_FLAG_RETRY_SAFE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (answer);
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 3);
+}
+
 /* The deadline bounds the whole request, retries and waits included. */
 static void
 test_deadline (Fixture *f, gconstpointer data)
@@ -548,6 +594,7 @@ main (int argc, char **argv)
   ADD ("redirect-not-followed", test_redirect_not_followed);
   ADD ("transient-faults-retried", test_transient_faults_retried);
   ADD ("unsafe-post-not-retried", test_unsafe_post_not_retried);
+  ADD ("kept-alive-connection", test_kept_alive_connection);
   ADD ("deadline", test_deadline);
   ADD ("maybe-applied-classification", test_maybe_applied_classification);
   g_test_add_func ("/http/tls-verified", test_tls_verified);

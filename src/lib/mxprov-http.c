@@ -6,6 +6,7 @@
  * use. */
 #include "config.h"
 
+#include <stdio.h> /* SEEK_SET */
 #include <string.h>
 #include <curl/curl.h>
 
@@ -99,6 +100,12 @@ typedef struct {
   gsize max_size;
   gboolean too_large;
   gint64 retry_after_header_ms;
+  /* the request body, handed to curl by upload_read_cb */
+  const gchar *upload;
+  gsize upload_len;
+  gsize upload_offset;
+  gboolean resend_allowed;
+  gboolean resend_refused;
 } HttpExchange;
 
 static void
@@ -325,6 +332,41 @@ header_cb (char *data, size_t size, size_t nitems, void *user_data)
   return n;
 }
 
+static size_t
+upload_read_cb (char *buffer, size_t size, size_t nitems, void *user_data)
+{
+  HttpExchange *exchange = user_data;
+  gsize n = MIN (size * nitems, exchange->upload_len - exchange->upload_offset);
+
+  memcpy (buffer, exchange->upload + exchange->upload_offset, n);
+  exchange->upload_offset += n;
+  return n;
+}
+
+/* libcurl sends a request again by itself, on a new connection, when a
+ * kept-alive connection it reused closes before any answer: for an idle
+ * connection the server dropped, that is right; but the server may also have
+ * acted on the request and died before answering, and then a second
+ * createRoom makes a second room. curl can only resend a body it can rewind:
+ * we let it rewind only requests that are safe to repeat. A refused rewind
+ * ends the transfer with CURLE_SEND_FAIL_REWIND, reported as a lost answer
+ * (maybe applied), which the plugins resolve by looking. */
+static int
+upload_seek_cb (void *user_data, curl_off_t offset, int origin)
+{
+  HttpExchange *exchange = user_data;
+
+  if (origin != SEEK_SET || offset != 0)
+    return CURL_SEEKFUNC_CANTSEEK;
+  if (exchange->upload_offset > 0 && !exchange->resend_allowed)
+    {
+      exchange->resend_refused = TRUE;
+      return CURL_SEEKFUNC_FAIL;
+    }
+  exchange->upload_offset = 0;
+  return CURL_SEEKFUNC_OK;
+}
+
 /* The GError for a failed curl_easy_perform. `sent`: the request left this
  * machine, so the server may have acted on it. */
 static GError *
@@ -360,6 +402,18 @@ error_from_curl (CURLcode code, const gchar *errbuf, const HttpExchange *exchang
       kind = MXPROV_HTTP_ERROR_TLS;
       hint = "the server's certificate could not be verified; use --cacert FILE for a private CA";
       sent = FALSE;
+      break;
+    case CURLE_SEND_FAIL_REWIND:
+      if (!exchange->resend_refused)
+        {
+          kind = MXPROV_HTTP_ERROR_FAILED;
+          hint = "network error";
+          break;
+        }
+      kind = MXPROV_HTTP_ERROR_CONNECTION_LOST;
+      detail = "the connection closed without an answer after the request was sent";
+      hint = "the request may or may not have taken effect, and it is not one that can be sent twice";
+      sent = TRUE;
       break;
     case CURLE_GOT_NOTHING:
     case CURLE_RECV_ERROR:
@@ -550,10 +604,10 @@ remaining_ms (MxprovHttp *self)
 /* One exchange, no retries: the parsed 2xx answer, or NULL and an error. */
 static json_object *
 perform_once (MxprovHttp *self, const gchar *method, const gchar *path, const gchar *url,
-              const gchar *access_token, const gchar *payload, glong timeout_ms,
-              guint *out_status, GError **error)
+              const gchar *access_token, const gchar *payload, gboolean retry_safe,
+              glong timeout_ms, guint *out_status, GError **error)
 {
-  g_auto(HttpExchange) exchange = { .retry_after_header_ms = -1 };
+  g_auto(HttpExchange) exchange = { .retry_after_header_ms = -1, .resend_allowed = retry_safe };
   g_autoptr(CurlSlist) headers = NULL;
   gchar errbuf[CURL_ERROR_SIZE] = "";
   const gchar *content_type = NULL;
@@ -607,8 +661,16 @@ perform_once (MxprovHttp *self, const gchar *method, const gchar *path, const gc
   curl_easy_setopt (self->curl, CURLOPT_HEADERDATA, &exchange);
   if (payload != NULL)
     {
-      curl_easy_setopt (self->curl, CURLOPT_POSTFIELDS, payload);
-      curl_easy_setopt (self->curl, CURLOPT_POSTFIELDSIZE, (long) strlen (payload));
+      /* Through callbacks rather than CURLOPT_POSTFIELDS, which curl would
+       * rewind and resend by itself: see upload_seek_cb. */
+      exchange.upload = payload;
+      exchange.upload_len = strlen (payload);
+      curl_easy_setopt (self->curl, CURLOPT_POST, 1L);
+      curl_easy_setopt (self->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) exchange.upload_len);
+      curl_easy_setopt (self->curl, CURLOPT_READFUNCTION, upload_read_cb);
+      curl_easy_setopt (self->curl, CURLOPT_READDATA, &exchange);
+      curl_easy_setopt (self->curl, CURLOPT_SEEKFUNCTION, upload_seek_cb);
+      curl_easy_setopt (self->curl, CURLOPT_SEEKDATA, &exchange);
     }
 
   start_us = g_get_monotonic_time ();
@@ -676,7 +738,7 @@ mxprov_http_request_full (MxprovHttp *self, const gchar *method, const gchar *pa
           wipe_serialized (payload);
           return NULL;
         }
-      obj = perform_once (self, method, path, url, access_token, payload,
+      obj = perform_once (self, method, path, url, access_token, payload, retry_safe,
                           (glong) MIN ((gint64) self->request_timeout_ms, left),
                           out_status, &error_local);
       if (obj != NULL)

@@ -16,6 +16,8 @@
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "test-homeserver"
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <gio/gio.h>
 #include <libsoup/soup.h>
 #include <string.h>
@@ -143,6 +145,7 @@ struct _TestHomeserver {
 
   GThread *thread;
   GMainContext *context;
+  guint n_connections;              /* under lock */
   GMainLoop *loop;
   gchar *url;
   GPtrArray *pending; /* Request held back by a delay; server thread only */
@@ -3219,6 +3222,16 @@ incoming_cb (GSocketService *service, GSocketConnection *connection,
   GIOStream *stream = G_IO_STREAM (connection);
 
   (void) service, (void) source;
+  g_mutex_lock (&self->lock);
+  self->n_connections++;
+  g_mutex_unlock (&self->lock);
+  /* As libsoup does on the connections it accepts itself: without it, an
+   * answer written in two parts waits for the client's delayed ACK (Nagle),
+   * ~40 ms per request on a kept-alive connection. */
+  if (!g_socket_set_option (g_socket_connection_get_socket (connection), IPPROTO_TCP, TCP_NODELAY,
+                            TRUE, &error))
+    g_debug ("cannot set TCP_NODELAY: %s", error->message);
+  g_clear_error (&error);
   if (self->tls_certificate != NULL)
     {
       tls = g_tls_server_connection_new (stream, self->tls_certificate, &error);
@@ -3232,6 +3245,22 @@ incoming_cb (GSocketService *service, GSocketConnection *connection,
   if (!soup_server_accept_iostream (self->server, stream, local, remote, &error))
     g_warning ("cannot serve a connection: %s", error->message);
   return TRUE;
+}
+
+/* Listens on a loopback port that is never announced (see server_thread). */
+static gboolean
+listen_placeholder (SoupServer *server, GError **error)
+{
+  g_autoptr(GSocket) socket = NULL;
+  g_autoptr(GInetAddress) loopback = g_inet_address_new_loopback (G_SOCKET_FAMILY_IPV4);
+  g_autoptr(GSocketAddress) address = g_inet_socket_address_new (loopback, 0);
+
+  socket = g_socket_new (G_SOCKET_FAMILY_IPV4, G_SOCKET_TYPE_STREAM, G_SOCKET_PROTOCOL_TCP, error);
+  if (socket == NULL)
+    return FALSE;
+  if (!g_socket_bind (socket, address, FALSE, error) || !g_socket_listen (socket, error))
+    return FALSE;
+  return soup_server_listen_socket (server, socket, 0, error);
 }
 
 static gpointer
@@ -3248,6 +3277,22 @@ server_thread (gpointer data)
   server = soup_server_new ("server-header", "Synapse/" SERVER_VERSION, NULL);
   self->server = server;
   soup_server_add_handler (server, NULL, server_callback, self, NULL);
+
+  /* libsoup 3.2 keeps a connection alive after an answer only when the
+   * server has a listener of its own; without one every answer closed its
+   * connection, unlike Synapse, and clients never reused one. A listening
+   * socket that nobody connects to makes libsoup behave as a real server. */
+  if (!listen_placeholder (server, &error))
+    {
+      g_mutex_lock (&self->lock);
+      self->start_error = error;
+      self->thread_ready = TRUE;
+      g_cond_broadcast (&self->cond);
+      g_mutex_unlock (&self->lock);
+      g_clear_object (&server);
+      g_main_context_pop_thread_default (self->context);
+      return NULL;
+    }
 
   /* We accept connections ourselves and hand them to libsoup, because
    * soup_server_listen() in libsoup 3.2 leaks the GSocket of every
@@ -3784,6 +3829,17 @@ test_homeserver_count_requests (TestHomeserver *self, const gchar *method, const
           && (path == NULL || path_matches (path, entry->path)))
         ret++;
     }
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+guint
+test_homeserver_count_connections (TestHomeserver *self)
+{
+  guint ret;
+
+  g_mutex_lock (&self->lock);
+  ret = self->n_connections;
   g_mutex_unlock (&self->lock);
   return ret;
 }

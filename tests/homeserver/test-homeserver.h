@@ -135,6 +135,9 @@ json_object *test_homeserver_room_get_create_request (TestHomeserver *self, cons
 /* number of requests received whose method matches (NULL = any) and whose
  * percent-decoded path matches as in add_fault */
 guint test_homeserver_count_requests (TestHomeserver *self, const gchar *method, const gchar *path);
+/* number of TCP connections accepted so far (a client that keeps its
+ * connection alive makes one) */
+guint test_homeserver_count_connections (TestHomeserver *self);
 /* every request so far as "METHOD /decoded/path STATUS", in order; g_ptr_array_unref */
 GPtrArray *test_homeserver_get_request_log (TestHomeserver *self);
 /* every Authorization header and request body received, concatenated: for
