@@ -17,7 +17,6 @@
 #include <sys/stat.h>
 #include <sysexits.h>
 #include <unistd.h>
-#include <gio/gio.h>
 
 #include <mxprov/mxprov.h>
 #include "mxprov-commands.h"
@@ -98,7 +97,7 @@ append_record (Batch *batch, const gchar *username, const gchar *user_id, const 
   if (fdatasync (batch->fd) != 0)
     {
       gint saved = errno;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
                    "cannot save the output file: %s", g_strerror (saved));
       return FALSE;
     }
@@ -282,7 +281,7 @@ read_accounts (const gchar *filename, GPtrArray *invalid, GError **error)
         {
           gint saved = errno;
           g_string_free (buf, TRUE);
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
                        "cannot read standard input: %s", g_strerror (saved));
           return NULL;
         }
@@ -344,11 +343,11 @@ open_output (const gchar *filename, gboolean resume, GError **error)
     {
       gint saved = errno;
       if (saved == EEXIST)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+        g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
                      "%s already exists: give --resume to finish that batch, or another --output",
                      filename);
       else
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved), "cannot open %s: %s",
+        g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "cannot open %s: %s",
                      filename, g_strerror (saved));
       return -1;
     }

@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
-#include <gio/gio.h>
 
 #include <mxprov/mxprov.h>
 #include "mxprov-commands.h"

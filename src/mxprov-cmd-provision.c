@@ -5,7 +5,6 @@
 #include <string.h>
 #include <sysexits.h>
 #include <unistd.h>
-#include <gio/gio.h>
 
 #include <mxprov/mxprov.h>
 #include "mxprov-commands.h"

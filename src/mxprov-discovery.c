@@ -2,9 +2,9 @@
 #include "config.h"
 
 #include <string.h>
-#include <gio/gio.h>
 
 #include <mxprov/mxprov.h>
+#include "mxprov-address.h"
 #include "mxprov-discovery.h"
 
 gboolean
@@ -29,7 +29,6 @@ static gboolean
 is_loopback (const gchar *server_name)
 {
   g_autofree gchar *host = g_strdup (server_name);
-  g_autoptr(GInetAddress) address = NULL;
   gchar *colon;
 
   if (host[0] == '[')
@@ -38,15 +37,11 @@ is_loopback (const gchar *server_name)
       if (end == NULL)
         return FALSE;
       *end = '\0';
-      address = g_inet_address_new_from_string (host + 1);
+      return mxprov_address_is_loopback (host + 1);
     }
-  else
-    {
-      if ((colon = strrchr (host, ':')) != NULL)
-        *colon = '\0';
-      address = g_inet_address_new_from_string (host);
-    }
-  return address != NULL && g_inet_address_get_is_loopback (address);
+  if ((colon = strrchr (host, ':')) != NULL)
+    *colon = '\0';
+  return mxprov_address_is_loopback (host);
 }
 
 gchar *

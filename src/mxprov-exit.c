@@ -4,7 +4,6 @@
  * README.md and mxprov(1) must match this file. */
 #include "config.h"
 
-#include <gio/gio.h>
 
 #include <mxprov/mxprov-bundle.h>
 #include <mxprov/mxprov-error.h>
@@ -105,17 +104,25 @@ mxprov_exit_code_for_error (const GError *error)
     }
   if (error->domain == MXPROV_BUNDLE_ERROR)
     return EX_DATAERR;
-  if (error->domain == G_FILE_ERROR || error->domain == G_IO_ERROR)
+  if (error->domain == G_FILE_ERROR)
     {
-      if ((error->domain == G_FILE_ERROR && error->code == G_FILE_ERROR_EXIST)
-          || (error->domain == G_IO_ERROR && error->code == G_IO_ERROR_EXISTS))
-        return EX_CANTCREAT;
-      if (error->domain == G_FILE_ERROR
-          && (error->code == G_FILE_ERROR_NOENT || error->code == G_FILE_ERROR_ACCES
-              || error->code == G_FILE_ERROR_INVAL || error->code == G_FILE_ERROR_ISDIR))
-        return EX_NOINPUT;
-      return EX_IOERR;
+      switch ((GFileError) error->code)
+        {
+        case G_FILE_ERROR_EXIST:
+          return EX_CANTCREAT;
+        case G_FILE_ERROR_NOENT:
+        case G_FILE_ERROR_ACCES:
+        case G_FILE_ERROR_INVAL:
+        case G_FILE_ERROR_ISDIR:
+          return EX_NOINPUT;
+        default:
+          return EX_IOERR;
+        }
     }
+  /* A plugin may report I/O trouble in GIO's domain; the host does not link
+   * GIO, so it knows the domain by name. */
+  if (error->domain == g_quark_try_string ("g-io-error-quark"))
+    return EX_IOERR;
   return EX_SOFTWARE;
 }
 

@@ -10,6 +10,15 @@
 #include "mxprov-log.h"
 
 static guint log_verbosity = 0;
+guint mxprov_option_verbosity = 0;
+
+gboolean
+mxprov_option_verbose_cb (const gchar *option_name, const gchar *value, gpointer data,
+                          GError **error)
+{
+  mxprov_option_verbosity++;
+  return TRUE;
+}
 
 static void
 log_handler (const gchar *log_domain, GLogLevelFlags level, const gchar *message,

@@ -16,16 +16,6 @@
 #include "mxprov-commands.h"
 #include "mxprov-log.h"
 
-guint mxprov_option_verbosity = 0;
-
-gboolean
-mxprov_option_verbose_cb (const gchar *option_name, const gchar *value, gpointer data,
-                          GError **error)
-{
-  mxprov_option_verbosity++;
-  return TRUE;
-}
-
 static void
 print_usage (FILE *out)
 {

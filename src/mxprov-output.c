@@ -6,7 +6,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include <gio/gio.h>
 
 #include <mxprov/mxprov-secret.h>
 #include "mxprov-output.h"
@@ -29,11 +28,11 @@ mxprov_output_create (const gchar *filename, GError **error)
     {
       gint saved = errno;
       if (saved == EEXIST)
-        g_set_error (error, G_IO_ERROR, G_IO_ERROR_EXISTS,
+        g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
                      "%s already exists; mxprov never overwrites a bundle file: choose another --output name",
                      filename);
       else
-        g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+        g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
                      "cannot create %s: %s", filename, g_strerror (saved));
       return NULL;
     }
@@ -43,7 +42,7 @@ mxprov_output_create (const gchar *filename, GError **error)
       gint saved = errno;
       close (fd);
       unlink (filename);
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
                    "cannot set mode 0600 on %s: %s", filename, g_strerror (saved));
       return NULL;
     }
@@ -71,7 +70,7 @@ mxprov_output_write_line (gint fd, const gchar *text, const gchar *name, GError 
         {
           gint saved = errno;
           mxprov_secret_wipe (line, len);
-          g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
                        "cannot write the bundle to %s: %s", name, g_strerror (saved));
           return FALSE;
         }
@@ -90,7 +89,7 @@ mxprov_output_commit (MxprovOutput *self, const gchar *text, GError **error)
     {
       gint saved = errno;
       self->fd = -1;
-      g_set_error (error, G_IO_ERROR, g_io_error_from_errno (saved),
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
                    "cannot save %s: %s", self->filename, g_strerror (saved));
       return FALSE;
     }

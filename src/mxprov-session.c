@@ -4,12 +4,13 @@
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
-#include <gio/gio.h>
 
 #include <mxprov/mxprov.h>
 #include "mxprov-commands.h"
+#include "mxprov-address.h"
 #include "mxprov-discovery.h"
 #include "mxprov-loader.h"
+#include "mxprov-log.h"
 #include "mxprov-secret-input.h"
 #include "mxprov-session.h"
 
@@ -218,15 +219,12 @@ gboolean
 mxprov_session_check_transport_security (const gchar *url, GError **error)
 {
   g_autoptr(GUri) uri = g_uri_parse (url, G_URI_FLAGS_NONE, NULL);
-  g_autoptr(GInetAddress) address = NULL;
   const gchar *host;
 
   if (uri == NULL || g_ascii_strcasecmp (g_uri_get_scheme (uri), "http") != 0)
     return TRUE;
   host = g_uri_get_host (uri);
-  address = g_inet_address_new_from_string (host);
-  if ((address != NULL && g_inet_address_get_is_loopback (address))
-      || g_ascii_strcasecmp (host, "localhost") == 0)
+  if (mxprov_address_is_loopback (host) || g_ascii_strcasecmp (host, "localhost") == 0)
     return TRUE;
   g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
                "refusing %s: plain http:// to another machine would send the admin password "
