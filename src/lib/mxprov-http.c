@@ -655,6 +655,10 @@ perform_once (MxprovHttp *self, const gchar *method, const gchar *path, const gc
   curl_easy_setopt (self->curl, CURLOPT_CONNECTTIMEOUT_MS,
                     (long) MIN ((glong) self->connect_timeout_ms, timeout_ms));
   curl_easy_setopt (self->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
+  /* Matrix answers are a few hundred bytes: curl's default 16 kB receive
+   * buffer (and 64 kB upload buffer, below) per handle is most of what a
+   * batch worker costs in memory. */
+  curl_easy_setopt (self->curl, CURLOPT_BUFFERSIZE, 4096L);
   curl_easy_setopt (self->curl, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt (self->curl, CURLOPT_WRITEDATA, &exchange);
   curl_easy_setopt (self->curl, CURLOPT_HEADERFUNCTION, header_cb);
@@ -671,6 +675,7 @@ perform_once (MxprovHttp *self, const gchar *method, const gchar *path, const gc
       curl_easy_setopt (self->curl, CURLOPT_READDATA, &exchange);
       curl_easy_setopt (self->curl, CURLOPT_SEEKFUNCTION, upload_seek_cb);
       curl_easy_setopt (self->curl, CURLOPT_SEEKDATA, &exchange);
+      curl_easy_setopt (self->curl, CURLOPT_UPLOAD_BUFFERSIZE, 16384L); /* curl's minimum */
     }
 
   start_us = g_get_monotonic_time ();
