@@ -48,8 +48,11 @@ typedef struct {
   GAsyncQueue *queue;       /* Account */
   GPtrArray *shared_keys;   /* keys of the session context copied into each account's */
   MxprovHttp *share_anchor; /* holds the DNS and TLS session cache the workers share */
-  GMutex lock;              /* guards everything below */
   gint fd;                  /* output, O_APPEND */
+  GMutex sync_lock;         /* one fdatasync at a time; guards synced */
+  guint64 synced;           /* records known to be on disk */
+  GMutex lock;              /* guards everything below */
+  guint64 written;          /* records written to fd */
   guint total;
   guint done;
   guint created;
@@ -69,8 +72,9 @@ on_signal (int signum)
   interrupted = 1;
 }
 
-/* One JSON line per account, written whole with one write(2) and synced,
- * so a crash leaves at most a partial last line, which --resume skips. */
+/* One JSON line per account, written whole with one write(2), so a crash
+ * leaves at most a partial last line, which --resume skips. Called under
+ * batch->lock; sync_records then puts it on disk. */
 static gboolean
 append_record (Batch *batch, const gchar *username, const gchar *user_id, const gchar *status,
                const gchar *bundle, const gchar *error_text, GError **error)
@@ -92,16 +96,40 @@ append_record (Batch *batch, const gchar *username, const gchar *user_id, const 
   /* the serialized record holds the bundle: wipe it (the json_object's
    * strings are wiped when it is released) */
   mxprov_secret_wipe ((gpointer) text, strlen (text));
-  if (!ok)
-    return FALSE;
-  if (fdatasync (batch->fd) != 0)
+  if (ok)
+    batch->written++;
+  return ok;
+}
+
+/* Returns once record number `seq` (1-based) is on disk. Group commit: a
+ * worker that finds a sync in progress waits for it, and one sync covers
+ * every record written before it started, so N workers finishing together
+ * cost one fdatasync, not N in a row under the batch lock. */
+static gboolean
+sync_records (Batch *batch, guint64 seq, GError **error)
+{
+  gboolean ok = TRUE;
+
+  g_mutex_lock (&batch->sync_lock);
+  if (batch->synced < seq)
     {
-      gint saved = errno;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
-                   "cannot save the output file: %s", g_strerror (saved));
-      return FALSE;
+      guint64 target;
+
+      g_mutex_lock (&batch->lock);
+      target = batch->written;
+      g_mutex_unlock (&batch->lock);
+      if (fdatasync (batch->fd) == 0)
+        batch->synced = target;
+      else
+        {
+          gint saved = errno;
+          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                       "cannot save the output file: %s", g_strerror (saved));
+          ok = FALSE;
+        }
     }
-  return TRUE;
+  g_mutex_unlock (&batch->sync_lock);
+  return ok;
 }
 
 static void
@@ -124,6 +152,8 @@ record_result (Batch *batch, const Account *account, MxprovContext *context, GEr
   g_autoptr(GError) error = NULL;
   const gchar *status;
   const gchar *bundle = NULL;
+  gboolean written;
+  guint64 seq;
 
   if (run_error == NULL)
     {
@@ -137,14 +167,19 @@ record_result (Batch *batch, const Account *account, MxprovContext *context, GEr
     status = "failed";
 
   g_mutex_lock (&batch->lock);
-  if (!append_record (batch, account->localpart, mxprov_context_get (context, "user.id"), status,
-                      bundle, run_error != NULL ? run_error->message : NULL, &error))
+  written = append_record (batch, account->localpart, mxprov_context_get (context, "user.id"),
+                           status, bundle, run_error != NULL ? run_error->message : NULL, &error);
+  seq = batch->written;
+  g_mutex_unlock (&batch->lock);
+  if (!written || !sync_records (batch, seq, &error))
     {
       /* the account would be lost with its bundle: stop the batch */
       g_warning ("%s: %s; stopping", account->localpart, error->message);
       interrupted = 1;
       status = "failed";
     }
+
+  g_mutex_lock (&batch->lock);
   batch->done++;
   if (g_strcmp0 (status, "created") == 0)
     batch->created++;
@@ -467,6 +502,7 @@ mxprov_cmd_batch (gint argc, gchar **argv)
   batch.total = accounts->len + invalid->len;
   batch.progress = isatty (STDERR_FILENO);
   g_mutex_init (&batch.lock);
+  g_mutex_init (&batch.sync_lock);
 
   for (guint i = 0; i < invalid->len; i++)
     {
@@ -489,6 +525,7 @@ mxprov_cmd_batch (gint argc, gchar **argv)
           mxprov_pipeline_cleanup (session->pipeline, session->context);
           close (batch.fd);
           g_mutex_clear (&batch.lock);
+          g_mutex_clear (&batch.sync_lock);
           return mxprov_exit_with_error (error);
         }
       /* what every account's steps start from: the auth step's results */
@@ -519,8 +556,17 @@ mxprov_cmd_batch (gint argc, gchar **argv)
       g_ptr_array_unref (batch.shared_keys);
       mxprov_pipeline_cleanup (session->pipeline, session->context);
     }
+  /* the records of invalid names, when no account followed them */
+  if (!sync_records (&batch, batch.written, &error))
+    {
+      close (batch.fd);
+      g_mutex_clear (&batch.lock);
+      g_mutex_clear (&batch.sync_lock);
+      return mxprov_exit_with_error (error);
+    }
   close (batch.fd);
   g_mutex_clear (&batch.lock);
+  g_mutex_clear (&batch.sync_lock);
 
   elapsed = batch.started_us > 0 ? (g_get_monotonic_time () - batch.started_us) / (gdouble) G_USEC_PER_SEC : 0;
   if (batch.progress)
