@@ -4,7 +4,8 @@
 # Measures, against the bundled test homeserver on 127.0.0.1:
 #   1. one `mxprov provision`: wall time vs the time spent waiting for the
 #      server (mxprov -v's "N requests, X ms waiting for the server"),
-#      median of BENCH_SINGLE_RUNS runs, no simulated server delay;
+#      median of BENCH_SINGLE_RUNS runs, with no simulated server delay,
+#      with BENCH_DELAY_MS per request, and with Synapse's measured costs;
 #   2. `mxprov batch` of BENCH_ACCOUNTS accounts at -j 1, 4 and 16 with a
 #      simulated server cost of BENCH_DELAY_MS per request: accounts/s,
 #      client CPU per account, client peak RSS;
@@ -18,7 +19,7 @@
 #   BENCH_ACCOUNTS       accounts per batch measurement (1000)
 #   BENCH_LOOP_ACCOUNTS  accounts in the provision loop (BENCH_ACCOUNTS)
 #   BENCH_SINGLE_RUNS    single provision runs for the overhead median (20)
-#   BENCH_DELAY_MS       simulated server cost per request for 2 and 3 (20)
+#   BENCH_DELAY_MS       simulated server cost per request for 1 (second series), 2 and 3 (20)
 #   BENCH_RESULTS_DIR    where to write the results (BENCH_BUILDDIR/bench/results)
 #   BENCH_KEEP=1         keep the scratch directory (logs, outputs) afterwards
 #
@@ -109,14 +110,15 @@ od -An -N18 -tx1 /dev/urandom | tr -d ' \n' > "$work/admin-password"
 PW="$work/admin-password"
 
 # --- helpers -----------------------------------------------------------------
-# start_hs TAG DELAY_MS RATE_LIMIT(on|off): start a fresh homeserver, set
-# hs_url and hs_pid.
+# start_hs TAG DELAY_MS RATE_LIMIT(on|off) [EXTRA ARGS...]: start a fresh
+# homeserver, set hs_url and hs_pid.
 hs_url=
 hs_pid=
 start_hs () {
     local tag=$1 delay=$2 rl=$3 i=0
+    shift 3
     local args=(--server-name bench.test --admin-user admin --admin-password-file "$PW"
-                --url-file "$work/$tag.url" --lifetime "$HS_LIFETIME" --request-delay-ms "$delay")
+                --url-file "$work/$tag.url" --lifetime "$HS_LIFETIME" --request-delay-ms "$delay" "$@")
     [ "$rl" = off ] && args+=(--no-login-rate-limit)
     rm -f "$work/$tag.url"
     "$HS" "${args[@]}" > "$work/$tag.hs.log" 2>&1 < /dev/null &
@@ -175,33 +177,48 @@ z_cpu=$(cut -f2 "$work/baseline.tsv" | median)
 z_rss=$(cut -f3 "$work/baseline.tsv" | median)
 
 # --- 1. one provision: tool overhead -------------------------------------------
-echo "bench: [1/4] $N_SINGLE single provisions, no server delay ..."
-start_hs single 0 off
-: > "$work/single.tsv"
-for i in $(seq 1 "$N_SINGLE"); do
-    u=$(printf 'bench_single_%03d' "$i")
-    if ! "$RUN" "$work/single-$i.json" "$MX" provision --homeserver "$hs_url" --admin-user admin \
-            --admin-password-file "$PW" --username "$u" -v > /dev/null 2> "$work/single-$i.err"; then
-        cat "$work/single-$i.err" >&2; fail "single provision $i exited $(jget "$work/single-$i.json" exit)"
-    fi
-    line=$(sed -n 's/^mxprov: \([0-9][0-9]*\) requests, \([0-9.][0-9.]*\) ms waiting for the server$/\1 \2/p' "$work/single-$i.err")
-    [ -n "$line" ] || { cat "$work/single-$i.err" >&2; fail "no 'N requests, X ms waiting for the server' line from mxprov -v"; }
-    read -r nreq waited <<< "$line"
-    wall=$(jget "$work/single-$i.json" wall_ms)
-    cpu=$(calc "$(jget "$work/single-$i.json" user_ms) + $(jget "$work/single-$i.json" sys_ms)")
-    rss=$(jget "$work/single-$i.json" maxrss_kb)
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$wall" "$waited" "$(calc "$wall - $waited")" \
-        "$(calc "($wall - $waited) * 100 / $wall")" "$cpu" "$nreq $rss" >> "$work/single.tsv"
-done
-stop_hs
-s_wall=$(cut -f2 "$work/single.tsv" | median)
-s_wait=$(cut -f3 "$work/single.tsv" | median)
-s_over=$(cut -f4 "$work/single.tsv" | median)
-s_pct=$(cut -f5 "$work/single.tsv" | median)
-s_cpu=$(cut -f6 "$work/single.tsv" | median)
-s_req=$(cut -f7 "$work/single.tsv" | cut -d' ' -f1 | median)
-s_rss=$(cut -f7 "$work/single.tsv" | cut -d' ' -f2 | median)
+# single_runs TAG DELAY_MS [SERVER ARGS...]: N_SINGLE provisions against a
+# fresh server answering after DELAY_MS; one line per run in single-TAG.tsv.
+single_runs () {
+    local tag=$1 delay=$2 i u line nreq waited wall cpu rss
+    shift 2
+    start_hs "single-$tag" "$delay" off "$@"
+    : > "$work/single-$tag.tsv"
+    for i in $(seq 1 "$N_SINGLE"); do
+        u=$(printf 'bench_single_%s_%03d' "$tag" "$i")
+        if ! "$RUN" "$work/single-$tag-$i.json" "$MX" provision --homeserver "$hs_url" --admin-user admin \
+                --admin-password-file "$PW" --username "$u" -v > /dev/null 2> "$work/single-$tag-$i.err"; then
+            cat "$work/single-$tag-$i.err" >&2; fail "single provision $tag/$i exited $(jget "$work/single-$tag-$i.json" exit)"
+        fi
+        line=$(sed -n 's/^mxprov: \([0-9][0-9]*\) requests, \([0-9.][0-9.]*\) ms waiting for the server$/\1 \2/p' "$work/single-$tag-$i.err")
+        [ -n "$line" ] || { cat "$work/single-$tag-$i.err" >&2; fail "no 'N requests, X ms waiting for the server' line from mxprov -v"; }
+        read -r nreq waited <<< "$line"
+        wall=$(jget "$work/single-$tag-$i.json" wall_ms)
+        cpu=$(calc "$(jget "$work/single-$tag-$i.json" user_ms) + $(jget "$work/single-$tag-$i.json" sys_ms)")
+        rss=$(jget "$work/single-$tag-$i.json" maxrss_kb)
+        printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$i" "$wall" "$waited" "$(calc "$wall - $waited")" \
+            "$(calc "($wall - $waited) * 100 / $wall")" "$cpu" "$nreq $rss" >> "$work/single-$tag.tsv"
+    done
+    stop_hs
+}
+# column TAG N: the median of column N of single-TAG.tsv
+column () { cut -f"$2" "$work/single-$1.tsv" | median; }
+
+echo "bench: [1/4] $N_SINGLE single provisions each with no server delay, ${DELAY_MS} ms/request, Synapse's costs ..."
+single_runs fast 0
+single_runs slow "$DELAY_MS"
+single_runs synapse 0 --synapse-costs
+s_wall=$(column fast 2); s_wait=$(column fast 3); s_over=$(column fast 4); s_pct=$(column fast 5)
+s_cpu=$(column fast 6)
+s_req=$(cut -f7 "$work/single-fast.tsv" | cut -d' ' -f1 | median)
+s_rss=$(cut -f7 "$work/single-fast.tsv" | cut -d' ' -f2 | median)
 s_verdict=$(verdict "$s_pct < $T_OVERHEAD_PCT")
+d_wall=$(column slow 2); d_wait=$(column slow 3); d_over=$(column slow 4); d_pct=$(column slow 5)
+d_cpu=$(column slow 6)
+d_verdict=$(verdict "$d_pct < $T_OVERHEAD_PCT")
+y_wall=$(column synapse 2); y_wait=$(column synapse 3); y_over=$(column synapse 4); y_pct=$(column synapse 5)
+y_cpu=$(column synapse 6)
+y_verdict=$(verdict "$y_pct < $T_OVERHEAD_PCT")
 
 # --- 2. batch at -j 1, 4, 16 ---------------------------------------------------
 batch_ok=0
@@ -308,10 +325,14 @@ bench_s=$(calc "($(now_ms) - $bench_start) / 1000")
 mkdir -p "$RESULTS"
 {
     printf 'mxprov benchmark: %s, %s CPUs, %s\n' "$mx_version" "$(nproc)" "$(date -u '+%Y-%m-%d %H:%M UTC')"
-    printf '\n1. Single provision, no server delay, login rate limit off (median of %s runs, %s requests each)\n' "$N_SINGLE" "$s_req"
-    printf '   wall %.1f ms | waiting for server %.1f ms | tool overhead %.1f ms = %.1f %% of wall   [target < %s %%: %s]\n' \
-        "$s_wall" "$s_wait" "$s_over" "$s_pct" "$T_OVERHEAD_PCT" "$s_verdict"
-    printf '   client CPU %.1f ms, peak RSS %.1f MB\n' "$s_cpu" "$(calc "$s_rss / 1024")"
+    printf '\n1. Single provision, login rate limit off (median of %s runs each, %s requests a run)\n' "$N_SINGLE" "$s_req"
+    printf '   server cost  %9s %20s %15s %11s\n' "wall ms" "waiting for server" "overhead ms" "% of wall"
+    printf '   %-11s %9.1f %20.1f %15.1f %5.1f [%s]\n' "none" "$s_wall" "$s_wait" "$s_over" "$s_pct" "$s_verdict"
+    printf '   %-11s %9.1f %20.1f %15.1f %5.1f [%s]\n' "$DELAY_MS ms/req" "$d_wall" "$d_wait" "$d_over" "$d_pct" "$d_verdict"
+    printf '   %-11s %9.1f %20.1f %15.1f %5.1f [%s]\n' "Synapse's" "$y_wall" "$y_wait" "$y_over" "$y_pct" "$y_verdict"
+    printf "   (Synapse's: --synapse-costs, the server times of matrix-api-notes.md: bcrypt 280 ms, createRoom 200 ms, others 5 ms)\n"
+    printf '   target: overhead < %s %% of wall. client CPU %.1f ms (no delay), %.1f ms (%s ms); peak RSS %.1f MB\n' \
+        "$T_OVERHEAD_PCT" "$s_cpu" "$d_cpu" "$DELAY_MS" "$(calc "$s_rss / 1024")"
     printf '   start-up alone (mxprov --version): wall %.1f ms, CPU %.1f ms, peak RSS %.1f MB\n' \
         "$z_wall" "$z_cpu" "$(calc "$z_rss / 1024")"
     printf '\n2. mxprov batch, %s accounts, server cost %s ms/request, login rate limit on\n' "$N_ACCOUNTS" "$DELAY_MS"
@@ -365,7 +386,12 @@ if [ "$batch_ok" = 1 ]; then
     json_batch+="],\"speedup_j16_over_j1\":$speedup,\"speedup_target\":\"$speedup_verdict\","
     json_batch+="\"ratio_j1_over_loop\":$r_b1_loop,\"ratio_j16_over_loop\":$r_b16_loop}"
 fi
-json_single_runs=$(awk -F'\t' 'BEGIN { s = "" } { split($7, a, " "); s = s (NR > 1 ? "," : "") sprintf("{\"wall_ms\":%s,\"server_wait_ms\":%s,\"overhead_ms\":%s,\"overhead_pct\":%s,\"cpu_ms\":%s,\"requests\":%s,\"maxrss_kb\":%s}", $2, $3, $4, $5, $6, a[1], a[2]) } END { print s }' "$work/single.tsv")
+json_runs () {
+    awk -F'\t' 'BEGIN { s = "" } { split($7, a, " "); s = s (NR > 1 ? "," : "") sprintf("{\"wall_ms\":%s,\"server_wait_ms\":%s,\"overhead_ms\":%s,\"overhead_pct\":%s,\"cpu_ms\":%s,\"requests\":%s,\"maxrss_kb\":%s}", $2, $3, $4, $5, $6, a[1], a[2]) } END { print s }' "$work/single-$1.tsv"
+}
+json_single_runs=$(json_runs fast)
+json_slow_runs=$(json_runs slow)
+json_synapse_runs=$(json_runs synapse)
 cat > "$RESULTS/bench.json.tmp" <<EOF
 {
   "date": "$(date -u '+%Y-%m-%dT%H:%M:%SZ')",
@@ -377,6 +403,14 @@ cat > "$RESULTS/bench.json.tmp" <<EOF
     "median_wall_ms": $s_wall, "median_server_wait_ms": $s_wait, "median_overhead_ms": $s_over,
     "median_overhead_pct": $s_pct, "median_cpu_ms": $s_cpu, "median_requests": $s_req, "median_maxrss_kb": $s_rss,
     "overhead_target": "$s_verdict", "per_run": [$json_single_runs]},
+  "single_with_server_cost": {"runs": $N_SINGLE, "server_delay_ms": $DELAY_MS, "login_rate_limit": false,
+    "median_wall_ms": $d_wall, "median_server_wait_ms": $d_wait, "median_overhead_ms": $d_over,
+    "median_overhead_pct": $d_pct, "median_cpu_ms": $d_cpu, "overhead_target": "$d_verdict",
+    "per_run": [$json_slow_runs]},
+  "single_with_synapse_costs": {"runs": $N_SINGLE, "server_delay_ms": "synapse-costs", "login_rate_limit": false,
+    "median_wall_ms": $y_wall, "median_server_wait_ms": $y_wait, "median_overhead_ms": $y_over,
+    "median_overhead_pct": $y_pct, "median_cpu_ms": $y_cpu, "overhead_target": "$y_verdict",
+    "per_run": [$json_synapse_runs]},
   "batch": $json_batch,
   "batch_skipped": $(if [ "$batch_ok" = 1 ]; then echo null; else echo "\"$batch_skip_reason\""; fi),
   "loop": {"accounts_measured": $N_LOOP, "server_delay_ms": $DELAY_MS, "login_rate_limit": false,

@@ -1046,6 +1046,25 @@ test_request_delay (void)
   g_assert_cmpuint (test_homeserver_count_requests (hs, NULL, "/_matrix/client/versions"), ==, 4);
 }
 
+/* The bench's Synapse model: a password login pays bcrypt's 280 ms.
+ * Only lower bounds: a timer never fires early, a busy machine is slower. */
+static void
+test_synapse_costs (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *body = password_body ("admin", "adminpw");
+  g_autoptr(Response) versions = NULL;
+  g_autoptr(Response) logged_in = NULL;
+
+  test_homeserver_set_synapse_costs (hs, TRUE);
+  versions = http (hs, "GET", "/_matrix/client/versions", NULL, NULL);
+  assert_ok (versions, 200);
+  g_assert_cmpint (versions->elapsed_us, >=, 5000);
+  logged_in = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+  assert_ok (logged_in, 200);
+  g_assert_cmpint (logged_in->elapsed_us, >=, 280000);
+}
+
 static void
 test_fault_malformed_json (void)
 {
@@ -2013,6 +2032,7 @@ main (int argc, char **argv)
   g_test_add_func ("/homeserver/fault/truncated", test_fault_truncated);
   g_test_add_func ("/homeserver/fault/after-handling-status", test_fault_after_handling_status);
   g_test_add_func ("/homeserver/request-delay", test_request_delay);
+  g_test_add_func ("/homeserver/synapse-costs", test_synapse_costs);
   g_test_add_func ("/homeserver/raw-requests", test_raw_requests);
   g_test_add_func ("/homeserver/restart", test_restart);
   g_test_add_func ("/homeserver/shared-secret/hmac-vectors", test_hmac_vectors);

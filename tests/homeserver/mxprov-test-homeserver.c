@@ -96,6 +96,7 @@ main (int argc, char **argv)
   g_auto(GStrv) users = NULL;
   gint lifetime = 120;
   gint request_delay_ms = 0;
+  gboolean synapse_costs = FALSE;
   gboolean exit_on_stdin_eof = FALSE;
   gboolean no_login_rate_limit = FALSE;
   g_autoptr(GOptionContext) context = NULL;
@@ -119,6 +120,8 @@ main (int argc, char **argv)
       "Exit when standard input reaches end of file", NULL },
     { "request-delay-ms", 0, 0, G_OPTION_ARG_INT, &request_delay_ms,
       "Delay every answer by N ms, without blocking other requests", "N" },
+    { "synapse-costs", 0, 0, G_OPTION_ARG_NONE, &synapse_costs,
+      "Take as long as Synapse 1.67 does per request (bcrypt 280 ms, createRoom 200 ms, others 5 ms)", NULL },
     { "no-login-rate-limit", 0, 0, G_OPTION_ARG_NONE, &no_login_rate_limit,
       "Disable Synapse's per-account login rate limit", NULL },
     { "dendrite", 0, 0, G_OPTION_ARG_NONE, &dendrite,
@@ -182,6 +185,7 @@ main (int argc, char **argv)
     }
   test_homeserver_set_login_rate_limit (server, !no_login_rate_limit);
   test_homeserver_set_request_delay (server, (guint) request_delay_ms);
+  test_homeserver_set_synapse_costs (server, synapse_costs);
 
   if (!test_homeserver_start (server, &error))
     {

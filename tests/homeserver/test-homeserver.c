@@ -130,6 +130,7 @@ struct _TestHomeserver {
   gboolean login_rate_limit;
   gboolean password_login;
   guint request_delay_ms;
+  gboolean synapse_costs;
   TestHomeserverFlavour flavour;
   gchar *registration_secret; /* NULL: shared-secret registration disabled */
   GHashTable *nonces;         /* nonce -> gint64 monotonic creation time (us) */
@@ -3144,6 +3145,27 @@ find_fault_locked (TestHomeserver *self, const gchar *method, const gchar *path)
   return hit != NULL ? fault_rule_copy (hit) : NULL;
 }
 
+/* Server time of a real Synapse 1.67 for each request mxprov makes
+ * (matrix-api-notes.md, "Costs measured"): bcrypt for a password login and
+ * for setting a password, 0.2 s for createRoom, ~5 ms for the rest. */
+static guint
+synapse_cost_ms (const Request *req)
+{
+  gboolean has_password = req->body != NULL
+                          && g_strstr_len (req->body, (gssize) req->body_len, "\"password\"") != NULL;
+
+  if (g_strcmp0 (req->method, "POST") == 0 && g_strcmp0 (req->path, "/_matrix/client/v3/login") == 0
+      && has_password)
+    return 280;
+  if (g_strcmp0 (req->method, "PUT") == 0 && g_str_has_prefix (req->path, "/_synapse/admin/v2/users/")
+      && has_password)
+    return 280;
+  if (g_strcmp0 (req->method, "POST") == 0
+      && g_strcmp0 (req->path, "/_matrix/client/v3/createRoom") == 0)
+    return 200;
+  return 5;
+}
+
 static void
 server_callback (SoupServer *server, SoupServerMessage *msg, const char *path,
                  GHashTable *query, gpointer user_data)
@@ -3170,6 +3192,8 @@ server_callback (SoupServer *server, SoupServerMessage *msg, const char *path,
   g_string_append_c (self->raw, '\n');
   req->fault = find_fault_locked (self, req->method, req->path);
   delay_ms = self->request_delay_ms;
+  if (self->synapse_costs)
+    delay_ms += synapse_cost_ms (req);
   g_mutex_unlock (&self->lock);
 
   if (req->fault != NULL && req->fault->fault.kind == TEST_FAULT_DELAY)
@@ -3500,6 +3524,14 @@ test_homeserver_set_password_login (TestHomeserver *self, gboolean enabled)
 {
   g_mutex_lock (&self->lock);
   self->password_login = enabled;
+  g_mutex_unlock (&self->lock);
+}
+
+void
+test_homeserver_set_synapse_costs (TestHomeserver *self, gboolean enabled)
+{
+  g_mutex_lock (&self->lock);
+  self->synapse_costs = enabled;
   g_mutex_unlock (&self->lock);
 }
 

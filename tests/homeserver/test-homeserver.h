@@ -77,6 +77,10 @@ void test_homeserver_set_password_login (TestHomeserver *self, gboolean enabled)
 /* Simulated per-request server cost: every answer is delayed by this many ms
  * without blocking other requests (0 = none). */
 void test_homeserver_set_request_delay (TestHomeserver *self, guint delay_ms);
+/* Model a real Synapse's server time per request, on top of the delay
+ * above: 280 ms for a password login or setting a password (bcrypt), 200 ms
+ * for createRoom, 5 ms for anything else. */
+void test_homeserver_set_synapse_costs (TestHomeserver *self, gboolean enabled);
 /* Apply `fault` to requests matching method and path (exact match on the
  * percent-decoded path, or a prefix match when `path` ends in '*'): skip the
  * first `skip` matching requests, then fault the next `count` ones. */
