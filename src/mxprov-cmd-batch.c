@@ -386,7 +386,16 @@ open_output (const gchar *filename, gboolean resume, GError **error)
                      filename, g_strerror (saved));
       return -1;
     }
-  fchmod (fd, 0600);
+  /* the umask cannot widen 0600, but an inherited ACL default or an older
+   * file given to --resume could be wider: the records hold passwords */
+  if (fchmod (fd, 0600) != 0)
+    {
+      gint saved = errno;
+      close (fd);
+      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "cannot set mode 0600 on %s: %s", filename, g_strerror (saved));
+      return -1;
+    }
   /* a crash may have cut the last line short: start on a fresh line */
   if (resume && lseek (fd, 0, SEEK_END) > 0)
     {

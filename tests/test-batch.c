@@ -240,6 +240,7 @@ test_batch_interrupted_and_resumed (Fixture *f, gconstpointer data)
                                  "--admin-user", "admin", "--admin-password-file", f->password_file,
                                  "--input", f->input, "--output", f->output, "-j", "4", "--resume", NULL };
   guint n_first;
+  GStatBuf st;
 
   for (guint i = 0; i < 40; i++)
     g_string_append_printf (input, "sync%02u\n", i);
@@ -272,8 +273,12 @@ test_batch_interrupted_and_resumed (Fixture *f, gconstpointer data)
   g_assert_cmpuint (test_homeserver_count_users (f->hs), ==, 3 + n_first);
 
   test_homeserver_set_request_delay (f->hs, 0);
+  /* a file loosened in between goes back to 0600 before anything is added */
+  g_assert_cmpint (g_chmod (f->output, 0644), ==, 0);
   resumed = run_mxprov (resume_args, NULL, NULL, FALSE);
   g_assert_cmpint (resumed->exit_code, ==, 0);
+  g_assert_cmpint (g_stat (f->output, &st), ==, 0);
+  g_assert_cmpuint (st.st_mode & 0777, ==, 0600);
   assert_contains (resumed->err, "accounts already have their bundle");
   records = read_records (f->output); /* fails on any duplicate record */
   g_assert_cmpuint (g_hash_table_size (records), ==, 40);
