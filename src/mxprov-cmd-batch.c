@@ -49,6 +49,8 @@ typedef struct {
   GPtrArray *shared_keys;   /* keys of the session context copied into each account's */
   MxprovHttp *share_anchor; /* holds the DNS and TLS session cache the workers share */
   gint fd;                  /* output, O_APPEND */
+  gint journal_fd;          /* the accounts started, O_APPEND: see journal_path */
+  GHashTable *orphans;      /* started by a run that died before recording them */
   GMutex sync_lock;         /* one fdatasync at a time; guards synced */
   guint64 synced;           /* records known to be on disk */
   GMutex lock;              /* guards everything below */
@@ -162,7 +164,15 @@ record_result (Batch *batch, const Account *account, MxprovContext *context, GEr
     }
   else if (g_error_matches (run_error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_USER_EXISTS)
            || g_error_matches (run_error, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_USER_IN_USE))
-    status = "exists";
+    {
+      status = "exists";
+      if (batch->orphans != NULL && g_hash_table_contains (batch->orphans, account->localpart))
+        g_prefix_error (&run_error,
+                        "an earlier run of this batch was killed while creating this account, "
+                        "before its bundle was saved: the account exists without a known "
+                        "password and mxprov leaves it as it is (deactivate it, or set its "
+                        "password by other means); ");
+    }
   else
     status = "failed";
 
@@ -195,6 +205,45 @@ record_result (Batch *batch, const Account *account, MxprovContext *context, GEr
   g_mutex_unlock (&batch->lock);
 }
 
+/* The journal, OUTPUT.journal, lists each account as it starts. A batch that
+ * ends, even by Ctrl-C, records every account it started and deletes it; one
+ * killed outright (kill -9, a crash, a power cut) leaves it behind, and
+ * --resume then knows which existing accounts that run made but never
+ * recorded. A lost line only makes --resume less specific, so there is no
+ * sync: the page cache outlives the process. */
+static gchar *
+journal_path (const gchar *output_file)
+{
+  return g_strconcat (output_file, ".journal", NULL);
+}
+
+static void
+journal_start (Batch *batch, const gchar *localpart)
+{
+  g_autofree gchar *line = g_strconcat (localpart, "\n", NULL);
+  gsize len = strlen (line);
+
+  if (write (batch->journal_fd, line, len) != (gssize) len)
+    g_debug ("cannot journal %s: %s", localpart, g_strerror (errno));
+}
+
+/* Usernames in the journal of a run that died. */
+static GHashTable *
+journal_read (const gchar *path)
+{
+  GHashTable *started = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autofree gchar *contents = NULL;
+  g_auto(GStrv) lines = NULL;
+
+  if (!g_file_get_contents (path, &contents, NULL, NULL))
+    return started;
+  lines = g_strsplit (contents, "\n", -1);
+  for (gsize i = 0; lines[i] != NULL; i++)
+    if (*lines[i] != '\0')
+      g_hash_table_add (started, g_strdup (lines[i]));
+  return started;
+}
+
 static void
 provision_account (Batch *batch, MxprovHttp *http, const Account *account)
 {
@@ -216,6 +265,7 @@ provision_account (Batch *batch, MxprovHttp *http, const Account *account)
   mxprov_context_set_http (context, http);
   mxprov_http_set_deadline (http, g_get_monotonic_time () + (gint64) session->timeout * G_USEC_PER_SEC);
 
+  journal_start (batch, account->localpart);
   /* Fresh plugin instances: their private data is per account. */
   pipeline = mxprov_pipeline_new (session->config, (const gchar *const *) session->plugin_dirs,
                                   &error);
@@ -264,9 +314,10 @@ worker (gpointer data)
   return NULL;
 }
 
-/* Usernames whose bundle is already in the output file. */
+/* Usernames whose bundle is already in the output file; `recorded` gets
+ * every username with a record of any status. */
 static GHashTable *
-read_done (const gchar *filename, GError **error)
+read_done (const gchar *filename, GHashTable *recorded, GError **error)
 {
   g_autoptr(GHashTable) done = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
   g_autofree gchar *contents = NULL;
@@ -288,6 +339,7 @@ read_done (const gchar *filename, GError **error)
       if (record == NULL || !json_object_object_get_ex (record, "username", &username)
           || !json_object_object_get_ex (record, "status", &status))
         continue;
+      g_hash_table_add (recorded, g_strdup (json_object_get_string (username)));
       if (g_strcmp0 (json_object_get_string (status), "created") == 0)
         g_hash_table_add (done, g_strdup (json_object_get_string (username)));
     }
@@ -420,6 +472,9 @@ mxprov_cmd_batch (gint argc, gchar **argv)
   g_autoptr(GPtrArray) accounts = NULL;
   g_autoptr(GPtrArray) invalid = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GHashTable) done = NULL;
+  g_autoptr(GHashTable) recorded = g_hash_table_new_full (g_str_hash, g_str_equal, g_free, NULL);
+  g_autoptr(GHashTable) orphans = NULL;
+  g_autofree gchar *journal_file = NULL;
   g_autoptr(GPtrArray) threads = g_ptr_array_new ();
   g_auto(GStrv) keys = NULL;
   const gchar *outputs[] = { "bundle.base64", NULL };
@@ -488,7 +543,7 @@ mxprov_cmd_batch (gint argc, gchar **argv)
     }
   if (resume && g_file_test (output_file, G_FILE_TEST_EXISTS))
     {
-      done = read_done (output_file, &error);
+      done = read_done (output_file, recorded, &error);
       if (done == NULL)
         return mxprov_exit_with_error (error);
       for (guint i = accounts->len; i > 0; i--)
@@ -507,6 +562,36 @@ mxprov_cmd_batch (gint argc, gchar **argv)
   batch.fd = open_output (output_file, resume, &error);
   if (batch.fd < 0)
     return mxprov_exit_with_error (error);
+  journal_file = journal_path (output_file);
+  if (resume)
+    {
+      GHashTableIter iter;
+      gpointer name;
+
+      orphans = journal_read (journal_file);
+      g_hash_table_iter_init (&iter, orphans);
+      while (g_hash_table_iter_next (&iter, &name, NULL))
+        if (g_hash_table_contains (recorded, name))
+          g_hash_table_iter_remove (&iter);
+      if (g_hash_table_size (orphans) > 0)
+        g_message ("--resume: the last run was killed with %u accounts in progress",
+                   g_hash_table_size (orphans));
+      batch.orphans = orphans;
+    }
+  /* Started afresh without --resume: whatever journal is there belongs to
+   * an output file that is gone. With --resume, add to it: this run may die
+   * too before the orphans above get their record. */
+  batch.journal_fd = open (journal_file,
+                           O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC | (resume ? 0 : O_TRUNC),
+                           0600);
+  if (batch.journal_fd < 0)
+    {
+      gint saved = errno;
+      close (batch.fd);
+      g_set_error (&error, G_FILE_ERROR, g_file_error_from_errno (saved),
+                   "cannot create %s: %s", journal_file, g_strerror (saved));
+      return mxprov_exit_with_error (error);
+    }
   batch.session = session;
   batch.total = accounts->len + invalid->len;
   batch.progress = isatty (STDERR_FILENO);
@@ -533,6 +618,7 @@ mxprov_cmd_batch (gint argc, gchar **argv)
         {
           mxprov_pipeline_cleanup (session->pipeline, session->context);
           close (batch.fd);
+          close (batch.journal_fd);
           g_mutex_clear (&batch.lock);
           g_mutex_clear (&batch.sync_lock);
           return mxprov_exit_with_error (error);
@@ -569,11 +655,17 @@ mxprov_cmd_batch (gint argc, gchar **argv)
   if (!sync_records (&batch, batch.written, &error))
     {
       close (batch.fd);
+      close (batch.journal_fd);
       g_mutex_clear (&batch.lock);
       g_mutex_clear (&batch.sync_lock);
       return mxprov_exit_with_error (error);
     }
   close (batch.fd);
+  close (batch.journal_fd);
+  /* Every account started has its record now. Interrupted, some accounts
+   * were not started, and among them may be orphans still to explain. */
+  if (!interrupted && unlink (journal_file) != 0)
+    g_warning ("cannot remove %s: %s", journal_file, g_strerror (errno));
   g_mutex_clear (&batch.lock);
   g_mutex_clear (&batch.sync_lock);
 

@@ -21,6 +21,7 @@ typedef struct {
   gchar *password_file;
   gchar *input;
   gchar *output;
+  gchar *journal;
 } Fixture;
 
 static void
@@ -40,6 +41,7 @@ setup (Fixture *f, gconstpointer data)
   g_chmod (f->password_file, 0600);
   f->input = g_build_filename (f->tmpdir, "accounts.txt", NULL);
   f->output = g_build_filename (f->tmpdir, "bundles.jsonl", NULL);
+  f->journal = g_strconcat (f->output, ".journal", NULL);
 }
 
 static void
@@ -50,11 +52,13 @@ teardown (Fixture *f, gconstpointer data)
   g_unlink (f->password_file);
   g_unlink (f->input);
   g_unlink (f->output);
+  g_unlink (f->journal);
   g_rmdir (f->tmpdir);
   g_free (f->tmpdir);
   g_free (f->password_file);
   g_free (f->input);
   g_free (f->output);
+  g_free (f->journal);
 }
 
 static void
@@ -288,6 +292,80 @@ test_batch_interrupted_and_resumed (Fixture *f, gconstpointer data)
   g_assert_cmpuint (test_homeserver_count_users (f->hs), ==, 3 + 40);
 }
 
+/* kill -9 while two accounts wait for createRoom: they exist on the server
+ * without a bundle. --resume must say so for exactly those two, leave them
+ * as they are, and finish every other account exactly once. */
+static void
+test_batch_killed_and_resumed (Fixture *f, gconstpointer data)
+{
+  const TestFault slow_room = { .kind = TEST_FAULT_DELAY, .delay_ms = 60000 };
+  g_autoptr(GString) input = g_string_new (NULL);
+  g_autoptr(GSubprocessLauncher) launcher = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(RunResult) resumed = NULL;
+  g_autoptr(GHashTable) records = NULL;
+  g_autoptr(GPtrArray) orphans = g_ptr_array_new_with_free_func (g_free);
+  g_autoptr(GPtrArray) rooms = NULL;
+  const gchar *argv[] = { g_getenv ("MXPROV_BINARY"), "batch", "--homeserver",
+                          test_homeserver_get_url (f->hs), "--admin-user", "admin",
+                          "--admin-password-file", f->password_file, "--input", f->input,
+                          "--output", f->output, "-j", "2", NULL };
+  const gchar *resume_args[] = { "batch", "--homeserver", test_homeserver_get_url (f->hs),
+                                 "--admin-user", "admin", "--admin-password-file", f->password_file,
+                                 "--input", f->input, "--output", f->output, "-j", "2", "--resume", NULL };
+
+  for (guint i = 0; i < 6; i++)
+    g_string_append_printf (input, "kill%02u\n", i);
+  g_assert_true (g_file_set_contents (f->input, input->str, -1, NULL));
+  test_homeserver_add_fault (f->hs, "POST", "/_matrix/client/v3/createRoom", 0, 2, &slow_room);
+
+  launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
+  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  g_assert_no_error (error);
+  /* both workers are now stuck after creating their user */
+  for (guint i = 0; i < 1000
+       && test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/createRoom") < 2; i++)
+    g_usleep (10 * 1000);
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/createRoom"), ==, 2);
+  g_subprocess_force_exit (proc);
+  g_subprocess_wait (proc, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_true (g_file_test (f->journal, G_FILE_TEST_EXISTS));
+  test_homeserver_clear_faults (f->hs);
+  for (guint i = 0; i < 6; i++)
+    {
+      g_autofree gchar *user_id = g_strdup_printf ("@kill%02u:" SERVER_NAME, i);
+      if (test_homeserver_user_exists (f->hs, user_id))
+        g_ptr_array_add (orphans, g_strdup_printf ("kill%02u", i));
+    }
+  g_assert_cmpuint (orphans->len, ==, 2);
+
+  resumed = run_mxprov (resume_args, NULL, NULL, FALSE);
+  g_assert_cmpint (resumed->exit_code, ==, EX_CANTCREAT);
+  assert_contains (resumed->err, "the last run was killed with 2 accounts in progress");
+  records = read_records (f->output);
+  g_assert_cmpuint (g_hash_table_size (records), ==, 6);
+  for (guint i = 0; i < orphans->len; i++)
+    {
+      const gchar *name = g_ptr_array_index (orphans, i);
+      json_object *record = g_hash_table_lookup (records, name);
+      g_autofree gchar *user_id = g_strdup_printf ("@%s:" SERVER_NAME, name);
+
+      g_assert_cmpstr (record_status (records, name), ==, "exists");
+      g_assert_nonnull (strstr (json_object_get_string (json_object_object_get (record, "error")),
+                                "was killed while creating this account"));
+      /* left as it was: not deactivated, no second room */
+      g_assert_false (test_homeserver_user_is_deactivated (f->hs, user_id));
+    }
+  g_assert_cmpuint (assert_created_accounts (f, records), ==, 4);
+  /* the two stuck createRooms were never carried out */
+  rooms = test_homeserver_list_rooms (f->hs);
+  g_assert_cmpuint (rooms->len, ==, 4);
+  /* a batch that ends removes its journal */
+  g_assert_false (g_file_test (f->journal, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -297,5 +375,7 @@ main (int argc, char **argv)
               test_batch_stdin_and_existing_output, teardown);
   g_test_add ("/batch/interrupted-and-resumed", Fixture, NULL, setup,
               test_batch_interrupted_and_resumed, teardown);
+  g_test_add ("/batch/killed-and-resumed", Fixture, NULL, setup,
+              test_batch_killed_and_resumed, teardown);
   return g_test_run ();
 }
