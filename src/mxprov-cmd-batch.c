@@ -125,7 +125,7 @@ sync_records (Batch *batch, guint64 seq, GError **error)
       else
         {
           gint saved = errno;
-          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+          g_set_error (error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_FAILED,
                        "cannot save the output file: %s", g_strerror (saved));
           ok = FALSE;
         }
@@ -430,11 +430,11 @@ open_output (const gchar *filename, gboolean resume, GError **error)
     {
       gint saved = errno;
       if (saved == EEXIST)
-        g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+        g_set_error (error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_EXISTS,
                      "%s already exists: give --resume to finish that batch, or another --output",
                      filename);
       else
-        g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved), "cannot open %s: %s",
+        g_set_error (error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_FAILED, "cannot open %s: %s",
                      filename, g_strerror (saved));
       return -1;
     }
@@ -444,7 +444,7 @@ open_output (const gchar *filename, gboolean resume, GError **error)
     {
       gint saved = errno;
       close (fd);
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+      g_set_error (error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_FAILED,
                    "cannot set mode 0600 on %s: %s", filename, g_strerror (saved));
       return -1;
     }
@@ -588,7 +588,7 @@ mxprov_cmd_batch (gint argc, gchar **argv)
     {
       gint saved = errno;
       close (batch.fd);
-      g_set_error (&error, G_FILE_ERROR, g_file_error_from_errno (saved),
+      g_set_error (&error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_FAILED,
                    "cannot create %s: %s", journal_file, g_strerror (saved));
       return mxprov_exit_with_error (error);
     }

@@ -4,12 +4,12 @@
  * README.md and mxprov(1) must match this file. */
 #include "config.h"
 
-
 #include <mxprov/mxprov-bundle.h>
 #include <mxprov/mxprov-error.h>
 #include "mxprov-exit.h"
 #include "mxprov-loader.h"
 #include "mxprov-log.h"
+#include "mxprov-output.h"
 #include "mxprov-pipeline.h"
 
 static gint
@@ -104,6 +104,8 @@ mxprov_exit_code_for_error (const GError *error)
     }
   if (error->domain == MXPROV_BUNDLE_ERROR)
     return EX_DATAERR;
+  if (error->domain == MXPROV_OUTPUT_ERROR)
+    return error->code == MXPROV_OUTPUT_ERROR_EXISTS ? EX_CANTCREAT : EX_IOERR;
   if (error->domain == G_FILE_ERROR)
     {
       switch ((GFileError) error->code)

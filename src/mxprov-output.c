@@ -10,6 +10,8 @@
 #include <mxprov/mxprov-secret.h>
 #include "mxprov-output.h"
 
+G_DEFINE_QUARK (mxprov-output-error-quark, mxprov_output_error)
+
 struct _MxprovOutput {
   gchar *filename;
   gint fd;
@@ -28,11 +30,11 @@ mxprov_output_create (const gchar *filename, GError **error)
     {
       gint saved = errno;
       if (saved == EEXIST)
-        g_set_error (error, G_FILE_ERROR, G_FILE_ERROR_EXIST,
+        g_set_error (error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_EXISTS,
                      "%s already exists; mxprov never overwrites a bundle file: choose another --output name",
                      filename);
       else
-        g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+        g_set_error (error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_FAILED,
                      "cannot create %s: %s", filename, g_strerror (saved));
       return NULL;
     }
@@ -42,7 +44,7 @@ mxprov_output_create (const gchar *filename, GError **error)
       gint saved = errno;
       close (fd);
       unlink (filename);
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+      g_set_error (error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_FAILED,
                    "cannot set mode 0600 on %s: %s", filename, g_strerror (saved));
       return NULL;
     }
@@ -70,7 +72,7 @@ mxprov_output_write_line (gint fd, const gchar *text, const gchar *name, GError 
         {
           gint saved = errno;
           mxprov_secret_wipe (line, len);
-          g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+          g_set_error (error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_FAILED,
                        "cannot write the bundle to %s: %s", name, g_strerror (saved));
           return FALSE;
         }
@@ -89,7 +91,7 @@ mxprov_output_commit (MxprovOutput *self, const gchar *text, GError **error)
     {
       gint saved = errno;
       self->fd = -1;
-      g_set_error (error, G_FILE_ERROR, g_file_error_from_errno (saved),
+      g_set_error (error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_FAILED,
                    "cannot save %s: %s", self->filename, g_strerror (saved));
       return FALSE;
     }

@@ -5,6 +5,15 @@
 
 G_BEGIN_DECLS
 
+/* Writing what mxprov was asked to write: a bundle file, batch's output.
+ * Exit status 73 for EXISTS, 74 for the rest (see mxprov-exit.c). */
+#define MXPROV_OUTPUT_ERROR (mxprov_output_error_quark ())
+typedef enum {
+  MXPROV_OUTPUT_ERROR_EXISTS, /* never overwritten */
+  MXPROV_OUTPUT_ERROR_FAILED, /* cannot create, write, sync or protect it */
+} MxprovOutputError;
+GQuark mxprov_output_error_quark (void);
+
 typedef struct _MxprovOutput MxprovOutput;
 
 /* Create `filename` exclusively (O_EXCL, mode 0600) now, before anything

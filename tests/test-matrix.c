@@ -9,6 +9,7 @@
 #include <mxprov/mxprov.h>
 #include "mxprov-exit.h"
 #include "mxprov-loader.h"
+#include "mxprov-output.h"
 #include "mxprov-pipeline.h"
 
 static void
@@ -319,6 +320,8 @@ test_exit_codes (void)
   assert_exit_code_for (MXPROV_BUNDLE_ERROR, MXPROV_BUNDLE_ERROR_FIELD, EX_DATAERR);
   assert_exit_code_for (MXPROV_BUNDLE_ERROR, MXPROV_BUNDLE_ERROR_VERSION, EX_DATAERR);
 
+  assert_exit_code_for (MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_EXISTS, EX_CANTCREAT);
+  assert_exit_code_for (MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_FAILED, EX_IOERR);
   assert_exit_code_for (G_FILE_ERROR, G_FILE_ERROR_EXIST, EX_CANTCREAT);
   assert_exit_code_for (G_FILE_ERROR, G_FILE_ERROR_NOENT, EX_NOINPUT);
   assert_exit_code_for (G_FILE_ERROR, G_FILE_ERROR_ACCES, EX_NOINPUT);

@@ -411,6 +411,21 @@ test_output_file (Fixture *f, gconstpointer data)
   assert_complete_account (f, g_strstrip (contents), "filed");
 }
 
+/* An --output that cannot be created is a write failure (74), named, found
+ * before any request: not a missing input (66). */
+static void
+test_output_file_uncreatable (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *path = g_build_filename (f->tmpdir, "no-such-dir", "bundle.txt", NULL);
+  const gchar *extra[] = { "--username", "filed", "--output", path, NULL };
+  g_autoptr(RunResult) r = provision (f, extra);
+
+  g_assert_cmpint (r->exit_code, ==, EX_IOERR);
+  assert_contains (r->err, "cannot create");
+  assert_contains (r->err, "no-such-dir");
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, NULL, "/*"), ==, 0);
+}
+
 static void
 test_output_file_exists (Fixture *f, gconstpointer data)
 {
@@ -1000,6 +1015,7 @@ main (int argc, char **argv)
   ADD ("html-502", test_html_502);
   ADD ("html-502-on-versions", test_html_502_on_versions);
   ADD ("output-file", test_output_file);
+  ADD ("output-file-uncreatable", test_output_file_uncreatable);
   ADD ("output-file-exists", test_output_file_exists);
   ADD ("check-only", test_check_only);
   ADD ("password-on-command-line-warns", test_password_on_command_line_warns);
