@@ -438,14 +438,10 @@ open_output (const gchar *filename, gboolean resume, GError **error)
                      filename, g_strerror (saved));
       return -1;
     }
-  /* the umask cannot widen 0600, but an inherited ACL default or an older
-   * file given to --resume could be wider: the records hold passwords */
-  if (fchmod (fd, 0600) != 0)
+  /* a file given to --resume may have been loosened since */
+  if (!mxprov_output_make_private (fd, filename, error))
     {
-      gint saved = errno;
       close (fd);
-      g_set_error (error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_FAILED,
-                   "cannot set mode 0600 on %s: %s", filename, g_strerror (saved));
       return -1;
     }
   /* a crash may have cut the last line short: start on a fresh line */

@@ -18,6 +18,19 @@ struct _MxprovOutput {
   gboolean committed;
 };
 
+gboolean
+mxprov_output_make_private (gint fd, const gchar *filename, GError **error)
+{
+  if (fchmod (fd, 0600) != 0)
+    {
+      gint saved = errno;
+      g_set_error (error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_FAILED,
+                   "cannot set mode 0600 on %s: %s", filename, g_strerror (saved));
+      return FALSE;
+    }
+  return TRUE;
+}
+
 MxprovOutput *
 mxprov_output_create (const gchar *filename, GError **error)
 {
@@ -38,14 +51,10 @@ mxprov_output_create (const gchar *filename, GError **error)
                      "cannot create %s: %s", filename, g_strerror (saved));
       return NULL;
     }
-  /* The umask cannot widen 0600, but an inherited ACL default could. */
-  if (fchmod (fd, 0600) != 0)
+  if (!mxprov_output_make_private (fd, filename, error))
     {
-      gint saved = errno;
       close (fd);
       unlink (filename);
-      g_set_error (error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_FAILED,
-                   "cannot set mode 0600 on %s: %s", filename, g_strerror (saved));
       return NULL;
     }
   self = g_new0 (MxprovOutput, 1);

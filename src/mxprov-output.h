@@ -16,6 +16,10 @@ GQuark mxprov_output_error_quark (void);
 
 typedef struct _MxprovOutput MxprovOutput;
 
+/* Make `fd` (the file `filename`) mode 0600, whatever the umask, an
+ * inherited ACL default or an earlier run left: what mxprov writes holds
+ * passwords. */
+gboolean mxprov_output_make_private (gint fd, const gchar *filename, GError **error);
 /* Create `filename` exclusively (O_EXCL, mode 0600) now, before anything
  * is provisioned, so "file exists" cannot waste an account. */
 MxprovOutput *mxprov_output_create (const gchar *filename, GError **error);
