@@ -223,6 +223,25 @@ test_batch_stdin_and_existing_output (Fixture *f, gconstpointer data)
   g_assert_false (test_homeserver_user_exists (f->hs, "@gamma:" SERVER_NAME));
 }
 
+/* `mxprov batch` over the fixture's input and output, -j `jobs`: with the
+ * binary first for g_subprocess (`with_binary`), "--resume" last if asked. */
+static GStrv
+batch_args (Fixture *f, gboolean with_binary, const gchar *jobs, gboolean resume)
+{
+  g_autoptr(GStrvBuilder) builder = g_strv_builder_new ();
+  const gchar *const common[] = { "batch", "--homeserver", test_homeserver_get_url (f->hs),
+                                  "--admin-user", "admin", "--admin-password-file", f->password_file,
+                                  "--input", f->input, "--output", f->output, "-j", jobs };
+
+  if (with_binary)
+    g_strv_builder_add (builder, g_getenv ("MXPROV_BINARY"));
+  for (gsize i = 0; i < G_N_ELEMENTS (common); i++)
+    g_strv_builder_add (builder, common[i]);
+  if (resume)
+    g_strv_builder_add (builder, "--resume");
+  return g_strv_builder_end (builder);
+}
+
 /* SIGTERM half way: in-flight accounts finish, the rest wait; --resume
  * completes the batch and nothing is provisioned twice. */
 static void
@@ -236,13 +255,8 @@ test_batch_interrupted_and_resumed (Fixture *f, gconstpointer data)
   g_autoptr(GHashTable) first = NULL;
   g_autoptr(GHashTable) records = NULL;
   g_autoptr(GPtrArray) rooms = NULL;
-  const gchar *argv[] = { g_getenv ("MXPROV_BINARY"), "batch", "--homeserver",
-                          test_homeserver_get_url (f->hs), "--admin-user", "admin",
-                          "--admin-password-file", f->password_file, "--input", f->input,
-                          "--output", f->output, "-j", "2", NULL };
-  const gchar *resume_args[] = { "batch", "--homeserver", test_homeserver_get_url (f->hs),
-                                 "--admin-user", "admin", "--admin-password-file", f->password_file,
-                                 "--input", f->input, "--output", f->output, "-j", "4", "--resume", NULL };
+  g_auto(GStrv) argv = batch_args (f, TRUE, "2", FALSE);
+  g_auto(GStrv) resume_args = batch_args (f, FALSE, "4", TRUE);
   guint n_first;
   GStatBuf st;
 
@@ -253,7 +267,7 @@ test_batch_interrupted_and_resumed (Fixture *f, gconstpointer data)
   test_homeserver_set_request_delay (f->hs, 30);
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  proc = g_subprocess_launcher_spawnv (launcher, (const gchar *const *) argv, &error);
   g_assert_no_error (error);
   for (guint i = 0; i < 1000; i++)
     {
@@ -279,7 +293,7 @@ test_batch_interrupted_and_resumed (Fixture *f, gconstpointer data)
   test_homeserver_set_request_delay (f->hs, 0);
   /* a file loosened in between goes back to 0600 before anything is added */
   g_assert_cmpint (g_chmod (f->output, 0644), ==, 0);
-  resumed = run_mxprov (resume_args, NULL, NULL, FALSE);
+  resumed = run_mxprov ((const gchar *const *) resume_args, NULL, NULL, FALSE);
   g_assert_cmpint (resumed->exit_code, ==, 0);
   g_assert_cmpint (g_stat (f->output, &st), ==, 0);
   g_assert_cmpuint (st.st_mode & 0777, ==, 0600);
@@ -307,13 +321,8 @@ test_batch_killed_and_resumed (Fixture *f, gconstpointer data)
   g_autoptr(GHashTable) records = NULL;
   g_autoptr(GPtrArray) orphans = g_ptr_array_new_with_free_func (g_free);
   g_autoptr(GPtrArray) rooms = NULL;
-  const gchar *argv[] = { g_getenv ("MXPROV_BINARY"), "batch", "--homeserver",
-                          test_homeserver_get_url (f->hs), "--admin-user", "admin",
-                          "--admin-password-file", f->password_file, "--input", f->input,
-                          "--output", f->output, "-j", "2", NULL };
-  const gchar *resume_args[] = { "batch", "--homeserver", test_homeserver_get_url (f->hs),
-                                 "--admin-user", "admin", "--admin-password-file", f->password_file,
-                                 "--input", f->input, "--output", f->output, "-j", "2", "--resume", NULL };
+  g_auto(GStrv) argv = batch_args (f, TRUE, "2", FALSE);
+  g_auto(GStrv) resume_args = batch_args (f, FALSE, "2", TRUE);
 
   for (guint i = 0; i < 6; i++)
     g_string_append_printf (input, "kill%02u\n", i);
@@ -321,7 +330,7 @@ test_batch_killed_and_resumed (Fixture *f, gconstpointer data)
   test_homeserver_add_fault (f->hs, "POST", "/_matrix/client/v3/createRoom", 0, 2, &slow_room);
 
   launcher = g_subprocess_launcher_new (G_SUBPROCESS_FLAGS_STDERR_SILENCE);
-  proc = g_subprocess_launcher_spawnv (launcher, argv, &error);
+  proc = g_subprocess_launcher_spawnv (launcher, (const gchar *const *) argv, &error);
   g_assert_no_error (error);
   /* both workers are now stuck after creating their user */
   for (guint i = 0; i < 1000
@@ -341,7 +350,7 @@ test_batch_killed_and_resumed (Fixture *f, gconstpointer data)
     }
   g_assert_cmpuint (orphans->len, ==, 2);
 
-  resumed = run_mxprov (resume_args, NULL, NULL, FALSE);
+  resumed = run_mxprov ((const gchar *const *) resume_args, NULL, NULL, FALSE);
   g_assert_cmpint (resumed->exit_code, ==, EX_CANTCREAT);
   assert_contains (resumed->err, "the last run was killed with 2 accounts in progress");
   records = read_records (f->output);

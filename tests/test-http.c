@@ -53,6 +53,18 @@ add_fault (Fixture *f, const TestFault *fault, guint count)
   test_homeserver_add_fault (f->hs, "GET", "/_matrix/client/versions", 0, count, fault);
 }
 
+/* The body of a password login as the fixture's admin. */
+static json_object *
+admin_login_body (const gchar *password)
+{
+  json_object *body = json_object_new_object ();
+
+  json_object_object_add (body, "type", json_object_new_string ("m.login.password"));
+  json_object_object_add (body, "user", json_object_new_string ("admin"));
+  json_object_object_add (body, "password", json_object_new_string (password));
+  return body;
+}
+
 static guint
 n_attempts (Fixture *f)
 {
@@ -111,11 +123,8 @@ test_matrix_error (Fixture *f, gconstpointer data)
 {
   g_autoptr(GError) error = NULL;
   g_autoptr(json_object) answer = NULL;
-  g_autoptr(json_object) body = json_object_new_object ();
+  g_autoptr(json_object) body = admin_login_body ("wrong");
 
-  json_object_object_add (body, "type", json_object_new_string ("m.login.password"));
-  json_object_object_add (body, "user", json_object_new_string ("admin"));
-  json_object_object_add (body, "password", json_object_new_string ("wrong"));
   answer = mxprov_http_request (f->http, "POST", "/_matrix/client/v3/login", NULL, body, NULL, &error);
   g_assert_null (answer);
   g_assert_error (error, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN);
@@ -446,11 +455,8 @@ test_unsafe_post_not_retried (Fixture *f, gconstpointer data)
   const TestFault limited = { .kind = TEST_FAULT_RATE_LIMIT, .retry_after_ms = 10 };
   g_autoptr(GError) error = NULL;
   g_autoptr(json_object) answer = NULL;
-  g_autoptr(json_object) body = json_object_new_object ();
+  g_autoptr(json_object) body = admin_login_body ("pw");
 
-  json_object_object_add (body, "type", json_object_new_string ("m.login.password"));
-  json_object_object_add (body, "user", json_object_new_string ("admin"));
-  json_object_object_add (body, "password", json_object_new_string ("pw"));
   /* count only our faults' 429s, not Synapse's login burst limit */
   test_homeserver_set_login_rate_limit (f->hs, FALSE);
 
@@ -487,11 +493,8 @@ test_kept_alive_connection (Fixture *f, gconstpointer data)
   const TestFault drop = { .kind = TEST_FAULT_DROP, .after_handling = TRUE };
   g_autoptr(GError) error = NULL;
   g_autoptr(json_object) answer = NULL;
-  g_autoptr(json_object) body = json_object_new_object ();
+  g_autoptr(json_object) body = admin_login_body ("pw");
 
-  json_object_object_add (body, "type", json_object_new_string ("m.login.password"));
-  json_object_object_add (body, "user", json_object_new_string ("admin"));
-  json_object_object_add (body, "password", json_object_new_string ("pw"));
   test_homeserver_set_login_rate_limit (f->hs, FALSE);
 
   for (guint i = 0; i < 3; i++)
