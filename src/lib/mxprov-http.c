@@ -6,7 +6,6 @@
  * use. */
 #include "config.h"
 
-#include <stdio.h> /* SEEK_SET */
 #include <string.h>
 #include <curl/curl.h>
 
@@ -100,10 +99,8 @@ typedef struct {
   gsize max_size;
   gboolean too_large;
   gint64 retry_after_header_ms;
-  /* the request body, handed to curl by upload_read_cb */
-  const gchar *upload;
-  gsize upload_len;
-  gsize upload_offset;
+  /* how often curl was about to send the request (see prereq_cb) */
+  guint n_sends;
   gboolean resend_allowed;
   gboolean resend_refused;
 } HttpExchange;
@@ -332,39 +329,27 @@ header_cb (char *data, size_t size, size_t nitems, void *user_data)
   return n;
 }
 
-static size_t
-upload_read_cb (char *buffer, size_t size, size_t nitems, void *user_data)
-{
-  HttpExchange *exchange = user_data;
-  gsize n = MIN (size * nitems, exchange->upload_len - exchange->upload_offset);
-
-  memcpy (buffer, exchange->upload + exchange->upload_offset, n);
-  exchange->upload_offset += n;
-  return n;
-}
-
 /* libcurl sends a request again by itself, on a new connection, when a
  * kept-alive connection it reused closes before any answer: for an idle
  * connection the server dropped, that is right; but the server may also have
  * acted on the request and died before answering, and then a second
- * createRoom makes a second room. curl can only resend a body it can rewind:
- * we let it rewind only requests that are safe to repeat. A refused rewind
- * ends the transfer with CURLE_SEND_FAIL_REWIND, reported as a lost answer
- * (maybe applied), which the plugins resolve by looking. */
+ * createRoom makes a second room. curl calls this just before it sends the
+ * request, each time: a second call within one transfer is such a resend,
+ * allowed only for requests that are safe to repeat. A refused resend ends
+ * the transfer (CURLE_ABORTED_BY_CALLBACK), reported as a lost answer (maybe
+ * applied), which the plugins resolve by looking. */
 static int
-upload_seek_cb (void *user_data, curl_off_t offset, int origin)
+prereq_cb (void *user_data, char *conn_primary_ip, char *conn_local_ip,
+           int conn_primary_port, int conn_local_port)
 {
   HttpExchange *exchange = user_data;
 
-  if (origin != SEEK_SET || offset != 0)
-    return CURL_SEEKFUNC_CANTSEEK;
-  if (exchange->upload_offset > 0 && !exchange->resend_allowed)
+  if (exchange->n_sends++ > 0 && !exchange->resend_allowed)
     {
       exchange->resend_refused = TRUE;
-      return CURL_SEEKFUNC_FAIL;
+      return CURL_PREREQFUNC_ABORT;
     }
-  exchange->upload_offset = 0;
-  return CURL_SEEKFUNC_OK;
+  return CURL_PREREQFUNC_OK;
 }
 
 /* The GError for a failed curl_easy_perform. `sent`: the request left this
@@ -403,7 +388,7 @@ error_from_curl (CURLcode code, const gchar *errbuf, const HttpExchange *exchang
       hint = "the server's certificate could not be verified; use --cacert FILE for a private CA";
       sent = FALSE;
       break;
-    case CURLE_SEND_FAIL_REWIND:
+    case CURLE_ABORTED_BY_CALLBACK:
       if (!exchange->resend_refused)
         {
           kind = MXPROV_HTTP_ERROR_FAILED;
@@ -656,26 +641,20 @@ perform_once (MxprovHttp *self, const gchar *method, const gchar *path, const gc
                     (long) MIN ((glong) self->connect_timeout_ms, timeout_ms));
   curl_easy_setopt (self->curl, CURLOPT_TIMEOUT_MS, timeout_ms);
   /* Matrix answers are a few hundred bytes: curl's default 16 kB receive
-   * buffer (and 64 kB upload buffer, below) per handle is most of what a
-   * batch worker costs in memory. */
+   * buffer per handle is most of what a batch worker costs in memory. */
   curl_easy_setopt (self->curl, CURLOPT_BUFFERSIZE, 4096L);
   curl_easy_setopt (self->curl, CURLOPT_WRITEFUNCTION, write_cb);
   curl_easy_setopt (self->curl, CURLOPT_WRITEDATA, &exchange);
   curl_easy_setopt (self->curl, CURLOPT_HEADERFUNCTION, header_cb);
   curl_easy_setopt (self->curl, CURLOPT_HEADERDATA, &exchange);
+  curl_easy_setopt (self->curl, CURLOPT_PREREQFUNCTION, prereq_cb);
+  curl_easy_setopt (self->curl, CURLOPT_PREREQDATA, &exchange);
   if (payload != NULL)
     {
-      /* Through callbacks rather than CURLOPT_POSTFIELDS, which curl would
-       * rewind and resend by itself: see upload_seek_cb. */
-      exchange.upload = payload;
-      exchange.upload_len = strlen (payload);
-      curl_easy_setopt (self->curl, CURLOPT_POST, 1L);
-      curl_easy_setopt (self->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) exchange.upload_len);
-      curl_easy_setopt (self->curl, CURLOPT_READFUNCTION, upload_read_cb);
-      curl_easy_setopt (self->curl, CURLOPT_READDATA, &exchange);
-      curl_easy_setopt (self->curl, CURLOPT_SEEKFUNCTION, upload_seek_cb);
-      curl_easy_setopt (self->curl, CURLOPT_SEEKDATA, &exchange);
-      curl_easy_setopt (self->curl, CURLOPT_UPLOAD_BUFFERSIZE, 16384L); /* curl's minimum */
+      /* Not copied (curl reads `payload` in place, wiped by the caller), and
+       * small, so curl sends it with the headers in one write. */
+      curl_easy_setopt (self->curl, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) strlen (payload));
+      curl_easy_setopt (self->curl, CURLOPT_POSTFIELDS, payload);
     }
 
   start_us = g_get_monotonic_time ();
