@@ -266,9 +266,9 @@ provision_account (Batch *batch, MxprovHttp *http, const Account *account)
   mxprov_http_set_deadline (http, g_get_monotonic_time () + (gint64) session->timeout * G_USEC_PER_SEC);
 
   journal_start (batch, account->localpart);
-  /* Fresh plugin instances: their private data is per account. */
-  pipeline = mxprov_pipeline_new (session->config, (const gchar *const *) session->plugin_dirs,
-                                  &error);
+  /* Fresh plugin instances (their private data is per account) of the
+   * modules the session loaded once. */
+  pipeline = mxprov_pipeline_new_instances (session->pipeline, session->config, &error);
   if (pipeline != NULL)
     {
       if (!mxprov_pipeline_execute_from (pipeline, context, "user", &error))

@@ -85,6 +85,22 @@ check_plugin_options (MxprovPlugin *plugin, GKeyFile *keyfile, const gchar *grou
   return TRUE;
 }
 
+static gboolean
+init_plugin (MxprovPlugin *plugin, MxprovStepConfig *config, const gchar *step, GError **error)
+{
+  const MxprovPluginInfo *info = mxprov_plugin_get_info_struct (plugin);
+  g_autoptr(GError) error_local = NULL;
+
+  if (info->init == NULL || info->init (plugin, config->keyfile, step, &error_local))
+    return TRUE;
+  if (error_local == NULL)
+    g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_PLUGIN_BUG,
+                 "%s: init failed without saying why (a bug in the plugin)", info->name);
+  else
+    g_propagate_prefixed_error (error, g_steal_pointer (&error_local), "%s: ", info->name);
+  return FALSE;
+}
+
 MxprovPipeline *
 mxprov_pipeline_new (MxprovStepConfig *config, const gchar *const *plugin_dirs,
                      GError **error)
@@ -95,25 +111,30 @@ mxprov_pipeline_new (MxprovStepConfig *config, const gchar *const *plugin_dirs,
     {
       const gchar *step = config->steps[i];
       g_autoptr(MxprovPlugin) plugin = NULL;
-      const MxprovPluginInfo *info;
-      g_autoptr(GError) error_local = NULL;
 
       plugin = mxprov_loader_load (plugin_dirs, config->plugins[i], step, error);
       if (plugin == NULL)
         return NULL;
-      if (!check_plugin_options (plugin, config->keyfile, step, config->source, error))
+      if (!check_plugin_options (plugin, config->keyfile, step, config->source, error)
+          || !init_plugin (plugin, config, step, error))
         return NULL;
-      info = mxprov_plugin_get_info_struct (plugin);
-      if (info->init != NULL && !info->init (plugin, config->keyfile, step, &error_local))
-        {
-          if (error_local == NULL)
-            g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_PLUGIN_BUG,
-                         "%s: init failed without saying why (a bug in the plugin)", info->name);
-          else
-            g_propagate_prefixed_error (error, g_steal_pointer (&error_local), "%s: ",
-                                        info->name);
-          return NULL;
-        }
+      g_ptr_array_add (plugins, g_steal_pointer (&plugin));
+    }
+  return mxprov_pipeline_new_from_plugins (g_steal_pointer (&plugins));
+}
+
+MxprovPipeline *
+mxprov_pipeline_new_instances (MxprovPipeline *loaded, MxprovStepConfig *config,
+                               GError **error)
+{
+  g_autoptr(GPtrArray) plugins = g_ptr_array_new_with_free_func ((GDestroyNotify) mxprov_plugin_free);
+
+  for (guint i = 0; i < loaded->plugins->len; i++)
+    {
+      g_autoptr(MxprovPlugin) plugin = mxprov_plugin_new_instance (g_ptr_array_index (loaded->plugins, i));
+
+      if (!init_plugin (plugin, config, config->steps[i], error))
+        return NULL;
       g_ptr_array_add (plugins, g_steal_pointer (&plugin));
     }
   return mxprov_pipeline_new_from_plugins (g_steal_pointer (&plugins));

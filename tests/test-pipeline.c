@@ -5,6 +5,7 @@
 #include <mxprov/mxprov.h>
 #include "mxprov-exit.h"
 #include "mxprov-pipeline.h"
+#include "mxprov-step-config.h"
 
 /* What the fake steps did, in order: "run:a", "cleanup:a", … */
 static GString *trace;
@@ -371,6 +372,70 @@ test_run_rollback_failure_is_warning (void)
   g_assert_nonnull (strstr (trace->str, "rollback:fake-room rollback:fake-user cleanup:fake-user"));
 }
 
+/* A batch runs one set of plugin instances per account, made from the
+ * modules loaded once: each instance gets init again and data of its own,
+ * and freeing one leaves the others, and the loaded set, working. */
+static guint counting_inits;
+static guint counting_frees;
+
+static void
+count_free (gpointer data)
+{
+  counting_frees++;
+  g_free (data);
+}
+
+static gboolean
+counting_init (MxprovPlugin *plugin, GKeyFile *config, const gchar *group, GError **error)
+{
+  g_assert_cmpstr (group, ==, "user");
+  mxprov_plugin_set_data (plugin, g_strdup_printf ("instance %u", ++counting_inits), count_free);
+  return TRUE;
+}
+
+static const MxprovPluginInfo counting_user = {
+  .abi_version = MXPROV_PLUGIN_ABI_VERSION, .struct_size = sizeof (MxprovPluginInfo),
+  .name = "counting-user", .step = "user", .backend = "fake",
+  .requires = user_requires, .provides = user_provides,
+  .init = counting_init, .run = fake_run,
+};
+
+static void
+test_new_instances (void)
+{
+  const MxprovPluginInfo *const infos[] = { &counting_user, NULL };
+  g_autoptr(MxprovStepConfig) config = NULL;
+  g_autoptr(MxprovPipeline) loaded = NULL;
+  g_autoptr(MxprovPipeline) first = NULL;
+  g_autoptr(MxprovPipeline) second = NULL;
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(GError) error = NULL;
+
+  setup ();
+  counting_inits = counting_frees = 0;
+  config = g_new0 (MxprovStepConfig, 1);
+  config->keyfile = g_key_file_new ();
+  config->source = g_strdup ("test");
+  config->steps = g_strsplit ("user", ";", -1);
+  config->plugins = g_strsplit ("counting-user", ";", -1);
+  loaded = make_pipeline (infos);
+
+  first = mxprov_pipeline_new_instances (loaded, config, &error);
+  g_assert_no_error (error);
+  second = mxprov_pipeline_new_instances (loaded, config, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (counting_inits, ==, 2);
+
+  g_clear_pointer (&first, mxprov_pipeline_free);
+  g_assert_cmpuint (counting_frees, ==, 1);
+
+  mxprov_context_set (context, "admin.token", "t", MXPROV_CONTEXT_FLAG_SECRET);
+  mxprov_context_set (context, "server.name", "example.test", MXPROV_CONTEXT_FLAG_NONE);
+  g_assert_true (mxprov_pipeline_execute_from (second, context, "user", &error));
+  g_assert_no_error (error);
+  g_assert_cmpstr (trace->str, ==, "run:counting-user ");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -391,6 +456,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline/run/no-rollback", test_run_no_rollback);
   g_test_add_func ("/pipeline/run/describe-hides-secrets", test_run_describe_hides_secrets);
   g_test_add_func ("/pipeline/run/rollback-failure-is-warning", test_run_rollback_failure_is_warning);
+  g_test_add_func ("/pipeline/new-instances", test_new_instances);
   rc = g_test_run ();
   g_clear_pointer (&behaviours, g_hash_table_unref);
   if (trace != NULL)

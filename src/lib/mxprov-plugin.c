@@ -22,6 +22,13 @@ mxprov_plugin_new (GModule *module, const MxprovPluginInfo *info, const gchar *f
   return self;
 }
 
+MxprovPlugin *
+mxprov_plugin_new_instance (MxprovPlugin *loaded)
+{
+  /* No module: `loaded` keeps it open for both. */
+  return mxprov_plugin_new (NULL, loaded->info, loaded->filename);
+}
+
 void
 mxprov_plugin_free (MxprovPlugin *self)
 {
