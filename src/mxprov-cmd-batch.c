@@ -126,7 +126,8 @@ sync_records (Batch *batch, GError **error)
         {
           gint saved = errno;
           g_set_error (error, MXPROV_OUTPUT_ERROR, MXPROV_OUTPUT_ERROR_FAILED,
-                       "cannot save the output file: %s", g_strerror (saved));
+                       "cannot save the output file: %s; once the disk is fixed, "
+                       "re-run with --resume", g_strerror (saved));
           ok = FALSE;
         }
     }
@@ -163,7 +164,7 @@ syncer (gpointer data)
       if (!sync_records (batch, &error))
         {
           /* the bundles written would be lost: stop the batch */
-          g_warning ("%s; stopping", error->message);
+          g_warning ("stopping the batch: %s", error->message);
           g_mutex_lock (&batch->sync_lock);
           batch->sync_error = g_steal_pointer (&error);
           g_mutex_unlock (&batch->sync_lock);

@@ -375,6 +375,53 @@ test_batch_killed_and_resumed (Fixture *f, gconstpointer data)
   g_assert_false (g_file_test (f->journal, G_FILE_TEST_EXISTS));
 }
 
+/* The disk fails under the output (every fdatasync answers EIO): the batch
+ * stops, says why, exits 74 and keeps its journal; once the disk is back, a
+ * --resume finishes the job with every account provisioned exactly once.
+ * The server takes 40 ms a request, so the batch lasts over a second and its
+ * syncer meets the failure while workers are busy. */
+static void
+test_batch_output_sync_fails (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GString) input = g_string_new (NULL);
+  g_autofree gchar *preload = g_build_filename (g_getenv ("MXPROV_FIXTURE_DIR"),
+                                                "fail-fdatasync.so", NULL);
+  g_autofree gchar *preload_env = g_strconcat ("LD_PRELOAD=", preload, NULL);
+  /* an ASan build insists on its runtime coming first */
+  g_autofree gchar *asan_env = g_strdup_printf ("ASAN_OPTIONS=%s%sverify_asan_link_order=0",
+                                                g_getenv ("ASAN_OPTIONS") != NULL ? g_getenv ("ASAN_OPTIONS") : "",
+                                                g_getenv ("ASAN_OPTIONS") != NULL ? ":" : "");
+  const gchar *const env[] = { preload_env, asan_env, NULL };
+  g_auto(GStrv) args = batch_args (f, FALSE, "2", FALSE);
+  g_auto(GStrv) resume_args = batch_args (f, FALSE, "2", TRUE);
+  g_autoptr(RunResult) failed = NULL;
+  g_autoptr(RunResult) resumed = NULL;
+  g_autoptr(GHashTable) records = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
+
+  g_assert_true (g_file_test (preload, G_FILE_TEST_EXISTS));
+  for (guint i = 0; i < 12; i++)
+    g_string_append_printf (input, "disk%02u\n", i);
+  g_assert_true (g_file_set_contents (f->input, input->str, -1, NULL));
+  test_homeserver_set_request_delay (f->hs, 40);
+
+  failed = run_mxprov ((const gchar *const *) args, NULL, env, FALSE);
+  g_assert_cmpint (failed->exit_code, ==, EX_IOERR);
+  assert_contains (failed->err, "warning: stopping the batch: cannot save the output file: Input/output error");
+  assert_contains (failed->err, "error: cannot save the output file: Input/output error; once the disk is fixed, re-run with --resume");
+  g_assert_true (g_file_test (f->journal, G_FILE_TEST_EXISTS));
+  test_homeserver_set_request_delay (f->hs, 0);
+
+  resumed = run_mxprov ((const gchar *const *) resume_args, NULL, NULL, FALSE);
+  g_assert_cmpint (resumed->exit_code, ==, 0);
+  records = read_records (f->output);
+  g_assert_cmpuint (g_hash_table_size (records), ==, 12);
+  g_assert_cmpuint (assert_created_accounts (f, records), ==, 12);
+  rooms = test_homeserver_list_rooms (f->hs);
+  g_assert_cmpuint (rooms->len, ==, 12);
+  g_assert_false (g_file_test (f->journal, G_FILE_TEST_EXISTS));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -386,5 +433,7 @@ main (int argc, char **argv)
               test_batch_interrupted_and_resumed, teardown);
   g_test_add ("/batch/killed-and-resumed", Fixture, NULL, setup,
               test_batch_killed_and_resumed, teardown);
+  g_test_add ("/batch/output-sync-fails", Fixture, NULL, setup,
+              test_batch_output_sync_fails, teardown);
   return g_test_run ();
 }
