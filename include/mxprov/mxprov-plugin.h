@@ -21,6 +21,9 @@
  * password, token or bundle: the host cannot redact free text.
  *
  * Never call curl_global_init or set a GLib log handler: the host owns both.
+ * mxprov turns off GnuTLS's implicit initialisation (it never uses GnuTLS,
+ * which Debian's libcurl drags in): a plugin that uses GnuTLS itself calls
+ * gnutls_global_init() first, as GnuTLS documents.
  */
 #pragma once
 
