@@ -384,7 +384,7 @@ static void
 test_batch_output_sync_fails (Fixture *f, gconstpointer data)
 {
   g_autoptr(GString) input = g_string_new (NULL);
-  g_autofree gchar *preload = g_build_filename (g_getenv ("MXPROV_FIXTURE_DIR"),
+  g_autofree gchar *preload = g_build_filename (g_getenv ("MXPROV_PRELOAD_DIR"),
                                                 "fail-fdatasync.so", NULL);
   g_autofree gchar *preload_env = g_strconcat ("LD_PRELOAD=", preload, NULL);
   /* an ASan build insists on its runtime coming first */
