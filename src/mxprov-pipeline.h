@@ -22,13 +22,13 @@ typedef struct _MxprovPipeline MxprovPipeline;
  * plugin's declared options, and call its init. */
 MxprovPipeline *mxprov_pipeline_new (MxprovStepConfig *config,
                                      const gchar *const *plugin_dirs, GError **error);
-/* For tests: a pipeline from plugins already opened (takes them). */
 /* Fresh instances of `loaded`'s plugins, each with its own private data and
  * init run again, without loading the modules again: a batch makes one set
  * per account. `loaded` owns the modules and must outlive the copy. */
 MxprovPipeline *mxprov_pipeline_new_instances (MxprovPipeline *loaded,
                                                MxprovStepConfig *config,
                                                GError **error);
+/* For tests: a pipeline from plugins already opened (takes them). */
 MxprovPipeline *mxprov_pipeline_new_from_plugins (GPtrArray *plugins);
 void mxprov_pipeline_free (MxprovPipeline *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MxprovPipeline, mxprov_pipeline_free)
