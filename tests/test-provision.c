@@ -997,6 +997,24 @@ test_no_core_dump (Fixture *f, gconstpointer data)
   g_assert_false (WCOREDUMP (status));
 }
 
+/* mxprov never uses GnuTLS, which Debian's libcurl loads anyway, and keeps it
+ * from initialising itself (src/mxprov-gnutls-init-skip.c: memory and
+ * start-up). An initialising GnuTLS logs "gnutls[2]: ..." to standard error
+ * when GNUTLS_DEBUG_LEVEL is set. */
+static void
+test_gnutls_not_initialised (Fixture *f, gconstpointer data)
+{
+  const gchar *const env[] = { "GNUTLS_DEBUG_LEVEL=2", NULL };
+  const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                          "--admin-user", "admin", "--admin-password-file", f->password_file,
+                          "--username", "no_gnutls", NULL };
+  g_autoptr(RunResult) r = run_mxprov_full (args, NULL, env);
+
+  g_assert_cmpint (r->exit_code, ==, 0);
+  assert_contains (r->err, "provisioned @no_gnutls:" SERVER_NAME);
+  assert_not_contains (r->err, "gnutls[");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -1031,6 +1049,7 @@ main (int argc, char **argv)
   ADD ("plugins-command", test_plugins_command);
   ADD ("usage-errors", test_usage_errors);
   ADD ("version-and-help", test_version_and_help);
+  ADD ("gnutls-not-initialised", test_gnutls_not_initialised);
   ADD ("password-argument-scrubbed", test_password_argument_scrubbed);
   ADD ("tls-cacert", test_tls_cacert);
   ADD ("undeliverable-bundle-rolls-back", test_undeliverable_bundle_rolls_back);
