@@ -388,9 +388,10 @@ test_batch_output_sync_fails (Fixture *f, gconstpointer data)
                                                 "fail-fdatasync.so", NULL);
   g_autofree gchar *preload_env = g_strconcat ("LD_PRELOAD=", preload, NULL);
   /* an ASan build insists on its runtime coming first */
+  const gchar *asan_options = g_getenv ("ASAN_OPTIONS");
   g_autofree gchar *asan_env = g_strdup_printf ("ASAN_OPTIONS=%s%sverify_asan_link_order=0",
-                                                g_getenv ("ASAN_OPTIONS") != NULL ? g_getenv ("ASAN_OPTIONS") : "",
-                                                g_getenv ("ASAN_OPTIONS") != NULL ? ":" : "");
+                                                asan_options != NULL ? asan_options : "",
+                                                asan_options != NULL ? ":" : "");
   const gchar *const env[] = { preload_env, asan_env, NULL };
   g_auto(GStrv) args = batch_args (f, FALSE, "2", FALSE);
   g_auto(GStrv) resume_args = batch_args (f, FALSE, "2", TRUE);
