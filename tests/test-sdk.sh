@@ -14,7 +14,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "1..6"
+echo "1..7"
 n=0
 check() {
     n=$((n + 1))
@@ -27,19 +27,32 @@ check() {
     fi
 }
 
-prefix=$(sed -n 's/^prefix=//p' "$builddir/mxprov-plugin.pc")
-root="$work/root$prefix"
+# Where `make install` puts things, as this build was configured (Debian's
+# libdir is /usr/lib/<triplet>): never a layout assumed here.
+for var in MXPROV_INSTALL_BINDIR MXPROV_INSTALL_LIBDIR MXPROV_INSTALL_PKGCONFIGDIR \
+           MXPROV_INSTALL_PLUGINDIR; do
+    eval "value=\${$var:-}"
+    case $value in
+        /*) ;;
+        *) echo "1..0"; echo "Bail out! $var is '$value', not an absolute path (run me from make check)"; exit 1 ;;
+    esac
+done
+root="$work/root"
 check "make install into a temporary root" \
-    make -C "$builddir" install DESTDIR="$work/root"
+    make -C "$builddir" install DESTDIR="$root"
 
-# the installed .pc, relocated to the temporary root (only ours: glib's
-# and json-c's stay where the system has them)
+# the installed .pc, relocated to the temporary root: every variable holding
+# an absolute path gets the root in front (prefix, and libdir when it was
+# configured outside the prefix); glib's and json-c's .pc stay the system's
 mkdir -p "$work/pkgconfig"
-sed "s|^prefix=.*|prefix=$root|" "$root/lib/pkgconfig/mxprov-plugin.pc" > "$work/pkgconfig/mxprov-plugin.pc"
+check "the .pc is installed in the configured pkgconfigdir" \
+    test -f "$root$MXPROV_INSTALL_PKGCONFIGDIR/mxprov-plugin.pc"
+sed -E "s|^([A-Za-z_][A-Za-z0-9_]*)=/|\\1=$root/|" "$root$MXPROV_INSTALL_PKGCONFIGDIR/mxprov-plugin.pc" \
+    > "$work/pkgconfig/mxprov-plugin.pc"
 export PKG_CONFIG_PATH="$work/pkgconfig"
 pc="pkg-config"
 check "pkg-config publishes plugindir and the ABI version" \
-    bash -c "test \"\$($pc --variable=plugindir mxprov-plugin)\" = '$root/lib/mxprov/plugins' \
+    bash -c "test \"\$($pc --variable=plugindir mxprov-plugin)\" = '$root$MXPROV_INSTALL_PLUGINDIR' \
              && test \"\$($pc --variable=abi_version mxprov-plugin)\" -ge 1"
 
 cp -r "$srcdir/examples/plugin-skeleton" "$work/skeleton"
@@ -47,10 +60,11 @@ chmod -R u+w "$work/skeleton"
 check "the skeleton builds against the installed SDK alone" \
     make -C "$work/skeleton" PKG_CONFIG="$pc"
 
-export LD_LIBRARY_PATH="$root/lib"
-export MXPROV_PLUGIN_PATH="$root/lib/mxprov/plugins"
+export LD_LIBRARY_PATH="$root$MXPROV_INSTALL_LIBDIR"
+export MXPROV_PLUGIN_PATH="$root$MXPROV_INSTALL_PLUGINDIR"
+mxprov="$root$MXPROV_INSTALL_BINDIR/mxprov"
 check "the installed mxprov lists it" \
-    bash -c "MXPROV_PLUGIN_PATH='$work/skeleton' '$root/bin/mxprov' plugins | grep -q '^skeleton-bundle  *bundle  *example'"
+    bash -c "MXPROV_PLUGIN_PATH='$work/skeleton' '$mxprov' plugins | grep -q '^skeleton-bundle  *bundle  *example'"
 
 # the bundled test homeserver, on loopback, stopping by itself
 head -c 18 /dev/urandom | od -An -tx1 | tr -d ' \n' > "$work/pw"; chmod 600 "$work/pw"
@@ -73,8 +87,8 @@ plugin=skeleton-bundle
 greeting=from the SDK test
 CONF
 check "the installed mxprov provisions with the skeleton plugin" \
-    bash -c "'$root/bin/mxprov' provision --config '$work/mxprov.conf' --homeserver \"\$(cat '$work/url')\" \
+    bash -c "'$mxprov' provision --config '$work/mxprov.conf' --homeserver \"\$(cat '$work/url')\" \
              --admin-user admin --admin-password-file '$work/pw' --username sdkuser -v \
              > '$work/bundle' 2> '$work/err' && grep -q 'from the SDK test' '$work/err'"
 check "its bundle is valid" \
-    bash -c "'$root/bin/mxprov' inspect '$work/bundle' | grep -q '^user: *@sdkuser:'"
+    bash -c "'$mxprov' inspect '$work/bundle' | grep -q '^user: *@sdkuser:'"
