@@ -56,7 +56,9 @@ check_bundle_valid (const MxprovBundle *bundle)
 {
   const gchar *colon;
 
-  FUZZ_CHECK (bundle->version == MXPROV_BUNDLE_VERSION);
+  FUZZ_CHECK ((bundle->version == 1 && bundle->kind == MXPROV_BUNDLE_KIND_NONE)
+              || (bundle->version == 2 && (bundle->kind == MXPROV_BUNDLE_KIND_PROVISIONED
+                                           || bundle->kind == MXPROV_BUNDLE_KIND_HANDOVER)));
   FUZZ_CHECK (bundle->home_server != NULL);
   FUZZ_CHECK (g_str_has_prefix (bundle->home_server, "https://")
               || g_str_has_prefix (bundle->home_server, "http://"));
@@ -78,7 +80,11 @@ check_bundle_fields_whole (const gchar *text, const MxprovBundle *bundle)
   g_autofree gchar *trimmed = g_strstrip (g_strdup (text));
   g_autofree guint8 *raw = NULL;
   g_autoptr(json_object) obj = NULL;
+  gsize len = strlen (trimmed);
 
+  /* the decoder took correct padding off */
+  while (len > 0 && trimmed[len - 1] == '=')
+    trimmed[--len] = '\0';
   raw = mxprov_base64url_decode (trimmed, NULL, NULL);
   FUZZ_CHECK (raw != NULL);
   obj = json_tokener_parse ((const gchar *) raw);
@@ -101,6 +107,15 @@ mxprov_fuzz_bundle (const guint8 *data, gsize size)
   g_autoptr(MxprovBundle) bundle = NULL;
   g_autoptr(MxprovBundle) again = NULL;
   g_autoptr(MxprovSecret) encoded = NULL;
+
+  /* the Lotti app's rules take any text too, and say why they refuse */
+  {
+    g_autoptr(GError) lotti_error = NULL;
+    if (!mxprov_bundle_lotti_accepts (text, &lotti_error))
+      FUZZ_CHECK (lotti_error != NULL && lotti_error->domain == MXPROV_LOTTI_ERROR);
+    else
+      FUZZ_CHECK (lotti_error == NULL);
+  }
 
   bundle = mxprov_bundle_decode (text, &error);
   if (bundle == NULL)
@@ -125,6 +140,7 @@ mxprov_fuzz_bundle (const guint8 *data, gsize size)
   FUZZ_CHECK (again != NULL);
   FUZZ_CHECK (error_again == NULL);
   FUZZ_CHECK (again->version == bundle->version);
+  FUZZ_CHECK (again->kind == bundle->kind);
   FUZZ_CHECK (g_strcmp0 (again->home_server, bundle->home_server) == 0);
   FUZZ_CHECK (g_strcmp0 (again->user, bundle->user) == 0);
   FUZZ_CHECK (g_strcmp0 (again->password, bundle->password) == 0);

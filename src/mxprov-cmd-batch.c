@@ -520,6 +520,7 @@ mxprov_cmd_batch (gint argc, gchar **argv)
   g_autoptr(GOptionContext) options = NULL;
   g_autoptr(GError) error = NULL;
   g_autofree GOptionEntry *session_entries = mxprov_session_option_entries (session);
+  g_autofree GOptionEntry *bundle_entries = mxprov_session_bundle_option_entries (session);
   g_autofree gchar **argv_copy = g_memdup2 (argv, sizeof (gchar *) * (gsize) (argc + 1));
   g_autofree gchar *input_file = NULL;
   g_autofree gchar *output_file = NULL;
@@ -560,6 +561,7 @@ mxprov_cmd_batch (gint argc, gchar **argv)
     "75 some failed (fix the cause and re-run with --resume), or the codes of\n"
     "mxprov provision when the batch cannot start. See mxprov(1).\n");
   g_option_context_add_main_entries (options, session_entries, NULL);
+  g_option_context_add_main_entries (options, bundle_entries, NULL);
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {

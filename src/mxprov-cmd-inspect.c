@@ -13,36 +13,33 @@
 #include "mxprov-log.h"
 #include "mxprov-session.h"
 
-/* The bundle from "-" (standard input), a file, or the argument itself
- * (which other local users can read in ps: say so). */
-static MxprovBundle *
-read_bundle (const gchar *arg, GError **error)
+/* The bundle's text from "-" (standard input), a file, or the argument
+ * itself (which other local users can read in ps: say so). A secret. */
+static gchar *
+read_bundle_text (const gchar *arg, GError **error)
 {
-  g_autoptr(MxprovSecret) text = NULL;
+  gchar *text;
 
   if (g_strcmp0 (arg, "-") == 0 || g_file_test (arg, G_FILE_TEST_IS_REGULAR))
     {
-      text = mxprov_secret_read_file (arg, "bundle", error);
-      if (text == NULL)
-        return NULL;
+      return mxprov_secret_read_file (arg, "bundle", error);
     }
-  else
-    {
-      g_warning ("a bundle on the command line is visible to other local users; "
-                 "pass a file or - (standard input) instead");
-      text = g_strdup (arg);
-      mxprov_secret_wipe ((gpointer) arg, strlen (arg));
-    }
-  return mxprov_bundle_decode (text, error);
+  g_warning ("a bundle on the command line is visible to other local users; "
+             "pass a file or - (standard input) instead");
+  text = g_strdup (arg);
+  mxprov_secret_wipe ((gpointer) arg, strlen (arg));
+  return text;
 }
 
 static gboolean validate_bundle (const MxprovBundle *bundle, GError **error);
 
-/* The one BUNDLE|FILE|- argument of inspect and verify, decoded and checked. */
+/* The one BUNDLE|FILE|- argument of inspect and verify, decoded and
+ * checked; with `out_text`, its text too (a secret). */
 static MxprovBundle *
-read_bundle_argument (gint argc, gchar **argv, GError **error)
+read_bundle_argument (gint argc, gchar **argv, gchar **out_text, GError **error)
 {
   g_autoptr(MxprovBundle) bundle = NULL;
+  g_autoptr(MxprovSecret) text = NULL;
 
   if (argc != 2)
     {
@@ -50,9 +47,14 @@ read_bundle_argument (gint argc, gchar **argv, GError **error)
                            "give one bundle: a file, - for standard input, or the text");
       return NULL;
     }
-  bundle = read_bundle (argv[1], error);
+  text = read_bundle_text (argv[1], error);
+  if (text == NULL)
+    return NULL;
+  bundle = mxprov_bundle_decode (text, error);
   if (bundle == NULL || !validate_bundle (bundle, error))
     return NULL;
+  if (out_text != NULL)
+    *out_text = g_steal_pointer (&text);
   return g_steal_pointer (&bundle);
 }
 
@@ -94,12 +96,29 @@ validate_bundle (const MxprovBundle *bundle, GError **error)
   return TRUE;
 }
 
+/* Would the Lotti app ingest it, and which releases: one line. */
+static gchar *
+describe_lotti_verdict (const MxprovBundle *bundle, const gchar *text)
+{
+  g_autoptr(GError) error = NULL;
+
+  if (mxprov_bundle_lotti_accepts (text, &error))
+    return g_strdup_printf ("ingested by %s", mxprov_bundle_lotti_releases (bundle->version));
+  if (bundle->version == 1)
+    return g_strdup_printf ("refused by current releases (%s); read only by %s; "
+                            "make version 2 bundles (--bundle-version 2)", error->message,
+                            mxprov_bundle_lotti_releases (1));
+  return g_strdup_printf ("refused by every release: %s", error->message);
+}
+
 gint
 mxprov_cmd_inspect (gint argc, gchar **argv)
 {
   g_autoptr(GOptionContext) options = NULL;
   g_autoptr(GError) error = NULL;
   g_autoptr(MxprovBundle) bundle = NULL;
+  g_autoptr(MxprovSecret) text = NULL;
+  g_autofree gchar *lotti_verdict = NULL;
   gboolean show_password = FALSE;
   const GOptionEntry entries[] = {
     { "show-password", 0, 0, G_OPTION_ARG_NONE, &show_password,
@@ -109,9 +128,10 @@ mxprov_cmd_inspect (gint argc, gchar **argv)
 
   options = g_option_context_new ("BUNDLE|FILE|- - decode and check a provisioning bundle");
   g_option_context_set_summary (options,
-    "Decodes the bundle (from FILE, standard input, or the argument), checks\n"
-    "every field, and prints it with the password masked. Exit status 65 if\n"
-    "it is not a valid bundle.");
+    "Decodes the bundle (from FILE, standard input, or the argument): version 1,\n"
+    "version 2 (kind provisioned), or the Lotti app's own handover bundle;\n"
+    "checks every field, prints it with the password masked, and whether the\n"
+    "Lotti app would ingest it. Exit status 65 if it is not a valid bundle.");
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
@@ -119,11 +139,14 @@ mxprov_cmd_inspect (gint argc, gchar **argv)
       return EX_USAGE;
     }
   mxprov_log_setup (mxprov_option_verbosity);
-  bundle = read_bundle_argument (argc, argv, &error);
+  bundle = read_bundle_argument (argc, argv, &text, &error);
   if (bundle == NULL)
     return mxprov_exit_with_error (error);
 
-  printf ("version:    %d\n", bundle->version);
+  if (bundle->kind != MXPROV_BUNDLE_KIND_NONE)
+    printf ("version:    %d, kind %s\n", bundle->version, mxprov_bundle_kind_to_string (bundle->kind));
+  else
+    printf ("version:    %d\n", bundle->version);
   printf ("homeServer: %s\n", bundle->home_server);
   printf ("user:       %s\n", bundle->user);
   if (show_password)
@@ -132,6 +155,8 @@ mxprov_cmd_inspect (gint argc, gchar **argv)
     printf ("password:   ******** (%zu characters; --show-password to reveal)\n",
             strlen (bundle->password));
   printf ("roomId:     %s\n", bundle->room_id);
+  lotti_verdict = describe_lotti_verdict (bundle, text);
+  printf ("lotti:      %s\n", lotti_verdict);
   return EX_OK;
 }
 
@@ -216,6 +241,54 @@ run_checks (Checks *checks, MxprovHttp *http, const gchar *token, const MxprovBu
           "the room is not federated (m.federate false)", error != NULL ? error->message : NULL);
 }
 
+/* Does the server delegate login to an OAuth 2.0 service (MSC2965, MAS)?
+ * Then the app logs in (through the compatibility layer) and joins, but
+ * its password change, POST /account/password, has no endpoint there. */
+static gboolean
+login_is_delegated (MxprovHttp *http, gchar **out_issuer)
+{
+  static const gchar *const paths[] = {
+    "/_matrix/client/v1/auth_metadata",
+    "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata",
+  };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
+    {
+      g_autoptr(json_object) answer = NULL;
+      g_autoptr(GError) error = NULL;
+      const gchar *issuer;
+
+      answer = mxprov_http_request (http, "GET", paths[i], NULL, NULL, NULL, &error);
+      if (answer == NULL)
+        continue;
+      issuer = mxprov_json_get_string (answer, "issuer", NULL);
+      if (issuer != NULL)
+        {
+          *out_issuer = g_strdup (issuer);
+          return TRUE;
+        }
+    }
+  return FALSE;
+}
+
+/* What the Lotti app would make of this bundle on this server: notes that
+ * do not fail the verification (the account works), but that the admin
+ * must hear before handing it over. */
+static void
+report_lotti_notes (MxprovHttp *http, const MxprovBundle *bundle, const gchar *text)
+{
+  g_autoptr(GError) error = NULL;
+  g_autofree gchar *issuer = NULL;
+
+  if (!mxprov_bundle_lotti_accepts (text, &error))
+    printf ("WARN the Lotti app would refuse this bundle: %s%s\n", error->message,
+            bundle->version == 1 ? "; make version 2 bundles (--bundle-version 2)" : "");
+  if (login_is_delegated (http, &issuer))
+    printf ("WARN login on this server is delegated to %s (OAuth 2.0): the Lotti app can log in "
+            "and join, but its password change (POST /_matrix/client/v3/account/password) has "
+            "no endpoint there\n", issuer);
+}
+
 gint
 mxprov_cmd_verify (gint argc, gchar **argv)
 {
@@ -227,6 +300,7 @@ mxprov_cmd_verify (gint argc, gchar **argv)
   g_autofree gchar *device_id = mxprov_matrix_new_device_id ();
   g_autofree gchar *user_id = NULL;
   g_autoptr(MxprovSecret) token = NULL;
+  g_autoptr(MxprovSecret) text = NULL;
   gboolean allow_insecure_http = FALSE;
   gchar *cacert = NULL;
   gint timeout = 60;
@@ -247,7 +321,9 @@ mxprov_cmd_verify (gint argc, gchar **argv)
     "Logs in with the bundle's credentials, checks the user, that the room is\n"
     "joined, marked, encrypted and not federated, then logs out again (the\n"
     "login's device is removed; nothing else changes). Prints PASS or FAIL per\n"
-    "check; exit status 65 if any check fails, 69 if the server is unreachable.");
+    "check, and WARN for what the Lotti app would refuse (a version 1 bundle,\n"
+    "a plain http:// homeServer, a server whose login is delegated to OAuth);\n"
+    "exit status 65 if any check fails, 69 if the server is unreachable.");
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {
@@ -257,7 +333,7 @@ mxprov_cmd_verify (gint argc, gchar **argv)
     }
   mxprov_log_setup (mxprov_option_verbosity);
   session->cacert = cacert;
-  bundle = read_bundle_argument (argc, argv, &error);
+  bundle = read_bundle_argument (argc, argv, &text, &error);
   if (bundle == NULL)
     return mxprov_exit_with_error (error);
   if (!allow_insecure_http && !mxprov_session_check_transport_security (bundle->home_server, &error))
@@ -282,6 +358,7 @@ mxprov_cmd_verify (gint argc, gchar **argv)
     }
   report (&checks, TRUE, "login with the bundle's password", NULL);
   run_checks (&checks, http, token, bundle);
+  report_lotti_notes (http, bundle, text);
 
   /* the login made a device: remove it, so verifying leaves no trace */
   mxprov_http_set_deadline (http, g_get_monotonic_time () + 30 * G_USEC_PER_SEC);

@@ -57,6 +57,7 @@ mxprov_cmd_provision (gint argc, gchar **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(MxprovOutput) output = NULL;
   g_autofree GOptionEntry *session_entries = mxprov_session_option_entries (session);
+  g_autofree GOptionEntry *bundle_entries = mxprov_session_bundle_option_entries (session);
   g_autofree gchar **argv_copy = g_memdup2 (argv, sizeof (gchar *) * (gsize) (argc + 1));
   const gchar *outputs[] = { "bundle.base64", "bundle.json", NULL };
   const gchar *bundle_key;
@@ -87,6 +88,7 @@ mxprov_cmd_provision (gint argc, gchar **argv)
     "73 account (or output file) exists, 74 bundle not written, 75 rate limited,\n"
     "76 unexpected answer, 77 permission denied, 78 configuration. See mxprov(1).\n");
   g_option_context_add_main_entries (options, session_entries, NULL);
+  g_option_context_add_main_entries (options, bundle_entries, NULL);
   g_option_context_add_main_entries (options, entries, NULL);
   if (!g_option_context_parse (options, &argc, &argv, &error))
     {

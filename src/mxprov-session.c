@@ -83,6 +83,42 @@ mxprov_session_option_entries (MxprovSession *o)
   return g_memdup2 (entries, sizeof entries);
 }
 
+GOptionEntry *
+mxprov_session_bundle_option_entries (MxprovSession *o)
+{
+  const GOptionEntry entries[] = {
+    { "bundle-version", 'B', 0, G_OPTION_ARG_INT, &o->bundle_version,
+      "Bundle version: 1 (the default, the original plan's) or 2 (what current Lotti releases accept)",
+      "N" },
+    { NULL }
+  };
+  return g_memdup2 (entries, sizeof entries);
+}
+
+/* --bundle-version is the bundle step's "version" option, set from the
+ * command line: a bundle plugin without one refuses it by name. */
+static gboolean
+apply_bundle_version (MxprovSession *self, GError **error)
+{
+  if (self->bundle_version == 0)
+    return TRUE;
+  if (self->bundle_version < 1 || self->bundle_version > MXPROV_BUNDLE_VERSION_LATEST)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_BAD_VALUE,
+                   "--bundle-version must be 1 or %d, not %d", MXPROV_BUNDLE_VERSION_LATEST,
+                   self->bundle_version);
+      return FALSE;
+    }
+  if (mxprov_step_config_plugin_for (self->config, "bundle") == NULL)
+    {
+      g_set_error (error, MXPROV_CONFIG_ERROR, MXPROV_CONFIG_ERROR_INVALID,
+                   "--bundle-version: the pipeline of %s has no bundle step", self->config->source);
+      return FALSE;
+    }
+  g_key_file_set_integer (self->config->keyfile, "bundle", "version", self->bundle_version);
+  return TRUE;
+}
+
 /* The values of --admin-password also live in the process's argv, which
  * /proc/PID/cmdline shows to every local user: overwrite them there. */
 void
@@ -266,11 +302,18 @@ mxprov_session_prepare (MxprovSession *self, const gchar *const *per_account,
     return FALSE;
   if (self->display_name == NULL)
     self->display_name = g_strdup (MXPROV_DEFAULT_DISPLAY_NAME);
+  if (!apply_bundle_version (self, error))
+    return FALSE;
   self->plugin_dirs = mxprov_loader_search_path (self->config->plugin_dir);
   self->pipeline = mxprov_pipeline_new (self->config, (const gchar *const *) self->plugin_dirs,
                                         error);
   if (self->pipeline == NULL)
-    return FALSE;
+    {
+      if (self->bundle_version != 0
+          && g_error_matches (*error, MXPROV_CONFIG_ERROR, MXPROV_CONFIG_ERROR_UNKNOWN_KEY))
+        g_prefix_error (error, "--bundle-version sets the bundle step's 'version': ");
+      return FALSE;
+    }
 
   /* Inputs, and the contract, before any network request. */
   self->context = mxprov_context_new ();

@@ -25,6 +25,7 @@ typedef struct {
   gint request_timeout;
   gint retries;
   gboolean allow_insecure_http;
+  gint bundle_version; /* --bundle-version; 0 = the bundle step's own setting */
 
   /* set up by prepare and connect */
   MxprovStepConfig *config;
@@ -41,6 +42,8 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MxprovSession, mxprov_session_free)
 
 /* The shared options, for g_option_context_add_main_entries; free with g_free. */
 GOptionEntry *mxprov_session_option_entries (MxprovSession *self);
+/* --bundle-version, for the commands that make bundles; free with g_free. */
+GOptionEntry *mxprov_session_bundle_option_entries (MxprovSession *self);
 /* Overwrite --admin-password values in the process's argv. */
 void mxprov_session_scrub_argv (gint argc, gchar **argv);
 

@@ -196,6 +196,43 @@ test_batch_mixed (Fixture *f, gconstpointer data)
   g_assert_cmpuint (test_homeserver_count_devices (f->hs, "@admin:" SERVER_NAME), ==, 0);
 }
 
+/* --bundle-version 2 in a batch: every record's bundle is version 2 of
+ * kind provisioned, and the warning that the app refuses plain http comes
+ * once for the whole batch, not once per account. */
+static void
+test_batch_bundle_version_2 (Fixture *f, gconstpointer data)
+{
+  g_autoptr(RunResult) r = NULL;
+  g_autoptr(GHashTable) records = NULL;
+  const gchar *args[] = { "batch", "--homeserver", test_homeserver_get_url (f->hs),
+                          "--admin-user", "admin", "--admin-password-file", f->password_file,
+                          "--input", f->input, "--output", f->output, "-j", "3",
+                          "--bundle-version", "2", NULL };
+  GHashTableIter iter;
+  gpointer value;
+  const gchar *warning;
+
+  g_assert_true (g_file_set_contents (f->input, "v2a\nv2b\nv2c\nv2d\nv2e\n", -1, NULL));
+  r = run_mxprov (args, NULL, NULL, FALSE);
+  g_assert_cmpint (r->exit_code, ==, 0);
+  records = read_records (f->output);
+  g_assert_cmpuint (g_hash_table_size (records), ==, 5);
+  g_assert_cmpuint (assert_created_accounts (f, records), ==, 5);
+  g_hash_table_iter_init (&iter, records);
+  while (g_hash_table_iter_next (&iter, NULL, &value))
+    {
+      g_autoptr(GError) error = NULL;
+      g_autoptr(MxprovBundle) bundle =
+        mxprov_bundle_decode (json_object_get_string (json_object_object_get (value, "bundle")), &error);
+      g_assert_no_error (error);
+      g_assert_cmpint (bundle->version, ==, 2);
+      g_assert_cmpint (bundle->kind, ==, MXPROV_BUNDLE_KIND_PROVISIONED);
+    }
+  warning = strstr (r->err, "the Lotti app would refuse this bundle");
+  g_assert_nonnull (warning);
+  g_assert_null (strstr (warning + 1, "the Lotti app would refuse this bundle"));
+}
+
 static void
 test_batch_stdin_and_existing_output (Fixture *f, gconstpointer data)
 {
@@ -428,6 +465,7 @@ main (int argc, char **argv)
 {
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/batch/mixed", Fixture, NULL, setup, test_batch_mixed, teardown);
+  g_test_add ("/batch/bundle-version-2", Fixture, NULL, setup, test_batch_bundle_version_2, teardown);
   g_test_add ("/batch/stdin-and-existing-output", Fixture, NULL, setup,
               test_batch_stdin_and_existing_output, teardown);
   g_test_add ("/batch/interrupted-and-resumed", Fixture, NULL, setup,

@@ -198,16 +198,34 @@ encode_case (gsize i)
   return mxprov_bundle_encode (bundle);
 }
 
+/* Correct '=' padding is accepted (the app pads its handover bundles);
+ * wrong padding is not. */
 static void
 test_bundle_decode_padded (void)
 {
   g_autoptr(MxprovSecret) encoded = encode_case (2);
   g_autoptr(GString) padded = g_string_new (encoded);
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MxprovBundle) bundle = NULL;
 
   g_assert_cmpuint (strlen (encoded) % 4, !=, 0);
   while (padded->len % 4 != 0)
     g_string_append_c (padded, '=');
+  bundle = mxprov_bundle_decode (padded->str, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (bundle->password, ==, bundle_cases[2].password);
+
+  /* one '=' too many: no longer a multiple of 4 */
+  g_string_append_c (padded, '=');
   assert_decode_fails (padded->str, MXPROV_BUNDLE_ERROR_ENCODING, "padding");
+  /* three '=' on a multiple of 4 */
+  g_string_truncate (padded, strlen (encoded));
+  while (padded->len % 4 != 1)
+    g_string_truncate (padded, padded->len - 1);
+  g_string_append (padded, "===");
+  assert_decode_fails (padded->str, MXPROV_BUNDLE_ERROR_ENCODING, "padding");
+  /* '=' inside */
+  assert_decode_fails ("eyJ2=Ijox", MXPROV_BUNDLE_ERROR_ENCODING, "padding");
 }
 
 static void
@@ -328,12 +346,215 @@ test_bundle_decode_wrong_type (void)
 static void
 test_bundle_decode_version (void)
 {
-  assert_json_fails ("{\"v\":2,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
-                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
-                     MXPROV_BUNDLE_ERROR_VERSION, "version 2 is not supported");
+  assert_json_fails ("{\"v\":3,\"kind\":\"provisioned\",\"homeServer\":\"https://h.example\","
+                     "\"user\":\"@u:h.example\",\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_VERSION, "version 3 is not supported");
   assert_json_fails ("{\"v\":0,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
                      "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
                      MXPROV_BUNDLE_ERROR_VERSION, "version 0 is not supported");
+  /* version 2 needs its kind */
+  assert_json_fails ("{\"v\":2,\"homeServer\":\"https://h.example\",\"user\":\"@u:h.example\","
+                     "\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "no \"kind\"");
+}
+
+/* An unknown kind is an error that names what was found. */
+static void
+test_bundle_decode_kind (void)
+{
+  assert_json_fails ("{\"v\":2,\"kind\":\"invite\",\"homeServer\":\"https://h.example\","
+                     "\"user\":\"@u:h.example\",\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_KIND, "kind \"invite\" is not supported");
+  assert_json_fails ("{\"v\":2,\"kind\":7,\"homeServer\":\"https://h.example\","
+                     "\"user\":\"@u:h.example\",\"password\":\"pw\",\"roomId\":\"!r:h.example\"}",
+                     MXPROV_BUNDLE_ERROR_FIELD, "\"kind\" is not a string");
+}
+
+/* Version 2: the Lotti reference encoder's exact JSON (v, kind, then the
+ * plan's keys), unpadded Base64url; decoding gives it back. */
+static void
+test_bundle_v2_round_trip (void)
+{
+  g_autoptr(MxprovBundle) bundle = mxprov_bundle_new_full (2, MXPROV_BUNDLE_KIND_PROVISIONED,
+                                                           "https://hs.example", "@u:example",
+                                                           "p/w+x", "!r");
+  g_autoptr(MxprovSecret) json = mxprov_bundle_to_json (bundle);
+  g_autoptr(MxprovSecret) encoded = mxprov_bundle_encode (bundle);
+  g_autofree gchar *decoded_json = decode_with_glib (encoded);
+  g_autoptr(MxprovBundle) back = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpstr (json, ==, "{\"v\":2,\"kind\":\"provisioned\",\"homeServer\":\"https://hs.example\","
+                             "\"user\":\"@u:example\",\"password\":\"p/w+x\",\"roomId\":\"!r\"}");
+  g_assert_true (is_base64url_text (encoded));
+  g_assert_cmpstr (decoded_json, ==, json);
+  back = mxprov_bundle_decode (encoded, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (back->version, ==, 2);
+  g_assert_cmpint (back->kind, ==, MXPROV_BUNDLE_KIND_PROVISIONED);
+  g_assert_cmpstr (back->home_server, ==, "https://hs.example");
+  g_assert_cmpstr (back->user, ==, "@u:example");
+  g_assert_cmpstr (back->password, ==, "p/w+x");
+  g_assert_cmpstr (back->room_id, ==, "!r");
+  g_assert_true (mxprov_bundle_lotti_accepts (encoded, &error));
+  g_assert_no_error (error);
+
+  /* version 1 has no kind, and a kind in it is ignored as the plan ignores it */
+  g_clear_pointer (&back, mxprov_bundle_free);
+  back = mxprov_bundle_from_json ("{\"v\":1,\"kind\":\"x\",\"homeServer\":\"https://h\","
+                                  "\"user\":\"@u:h\",\"password\":\"pw\",\"roomId\":\"!r\"}", &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (back->kind, ==, MXPROV_BUNDLE_KIND_NONE);
+}
+
+/* The app's handover bundle: version 2, kind handover, Base64url with '='
+ * padding as Dart's base64UrlEncode writes it. */
+static void
+test_bundle_handover_round_trip (void)
+{
+  /* 6 + 26 + ... bytes: chosen so that the JSON length is not a multiple of 3 */
+  g_autoptr(MxprovBundle) bundle = mxprov_bundle_new_full (2, MXPROV_BUNDLE_KIND_HANDOVER,
+                                                           "https://hs.example", "@u:example",
+                                                           "rotated-by-the-app", "!room");
+  g_autoptr(MxprovSecret) json = mxprov_bundle_to_json (bundle);
+  g_autoptr(MxprovSecret) encoded = mxprov_bundle_encode (bundle);
+  g_autofree gchar *glib_encoded = g_base64_encode ((const guchar *) json, strlen (json));
+  g_autoptr(MxprovBundle) back = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpuint (strlen (json) % 3, !=, 0);
+  g_assert_true (g_str_has_prefix (json, "{\"v\":2,\"kind\":\"handover\",\"homeServer\""));
+  /* exactly GLib's standard Base64 with the URL-safe alphabet: padded */
+  g_strdelimit (glib_encoded, "+", '-');
+  g_strdelimit (glib_encoded, "/", '_');
+  g_assert_cmpstr (encoded, ==, glib_encoded);
+  g_assert_true (g_str_has_suffix (encoded, "="));
+  back = mxprov_bundle_decode (encoded, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (back->version, ==, 2);
+  g_assert_cmpint (back->kind, ==, MXPROV_BUNDLE_KIND_HANDOVER);
+  g_assert_cmpstr (back->password, ==, "rotated-by-the-app");
+  g_assert_true (mxprov_bundle_lotti_accepts (encoded, &error));
+  g_assert_no_error (error);
+}
+
+/* The Lotti app's decoder (backends-2026.md 5.1), rule by rule: each once
+ * kept and once broken. */
+#define HS "\"homeServer\":\"https://hs.example\""
+#define USER "\"user\":\"@u:example\""
+#define PW "\"password\":\"pw\""
+#define ROOM "\"roomId\":\"!r\""
+#define FIELDS HS "," USER "," PW "," ROOM
+#define GOOD "{\"v\":2,\"kind\":\"provisioned\"," FIELDS "}"
+
+typedef enum {
+  AS_URLSAFE,   /* URL-safe, unpadded (mxprov, the reference encoder) */
+  AS_PADDED,    /* URL-safe, padded (the app's handover) */
+  AS_STANDARD,  /* standard alphabet, padded */
+  AS_RAW,       /* the text as is, not encoded */
+} Encoding;
+
+typedef struct {
+  const gchar *rule;
+  const gchar *text;
+  Encoding encoding;
+  gint code; /* -1: the app ingests it */
+} LottiCase;
+
+static const LottiCase lotti_cases[] = {
+  { "trimmed", "  " GOOD "\n", AS_URLSAFE, -1 }, /* the text is wrapped below */
+  { "URL-safe alphabet", "{\"v\":2,\"kind\":\"provisioned\"," FIELDS ",\"x\":\"?" "?>>~~\"}", AS_URLSAFE, -1 },
+  { "standard alphabet", "{\"v\":2,\"kind\":\"provisioned\"," FIELDS ",\"x\":\"?" "?>>~~\"}", AS_STANDARD, -1 },
+  { "padded", GOOD, AS_PADDED, -1 },
+  { "not Base64", "eyJ2Ijo*In0", AS_RAW, MXPROV_LOTTI_ERROR_FORMAT },
+  { "inner whitespace", "eyJ2Ijoy LCJr", AS_RAW, MXPROV_LOTTI_ERROR_FORMAT },
+  { "length 1 mod 4", "eyJ2I", AS_RAW, MXPROV_LOTTI_ERROR_FORMAT },
+  { "too much padding", "eyJ2Ijoy===", AS_RAW, MXPROV_LOTTI_ERROR_FORMAT },
+  { "UTF-8", "{\"v\":2,\"kind\":\"provisioned\"," FIELDS ",\"n\":\"\xc3\xa4\"}", AS_URLSAFE, -1 },
+  { "not UTF-8", "{\"v\":2,\"kind\":\"provisioned\"," FIELDS ",\"n\":\"\xc3\"}", AS_URLSAFE, MXPROV_LOTTI_ERROR_FORMAT },
+  { "not JSON", "{\"v\":2,", AS_URLSAFE, MXPROV_LOTTI_ERROR_FORMAT },
+  { "top level an array", "[" GOOD "]", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "v 2.0", "{\"v\":2.0,\"kind\":\"provisioned\"," FIELDS "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "v \"2\"", "{\"v\":\"2\",\"kind\":\"provisioned\"," FIELDS "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "v 1", "{\"v\":1," FIELDS "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_UNSUPPORTED_VERSION },
+  { "v 3", "{\"v\":3,\"kind\":\"provisioned\"," FIELDS "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_UNSUPPORTED_VERSION },
+  { "kind handover", "{\"v\":2,\"kind\":\"handover\"," FIELDS "}", AS_PADDED, -1 },
+  { "kind unknown", "{\"v\":2,\"kind\":\"Provisioned\"," FIELDS "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "kind not a string", "{\"v\":2,\"kind\":1," FIELDS "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "kind missing", "{\"v\":2," FIELDS "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "empty password", "{\"v\":2,\"kind\":\"provisioned\"," HS "," USER ",\"password\":\"\"," ROOM "}", AS_URLSAFE, -1 },
+  { "password missing", "{\"v\":2,\"kind\":\"provisioned\"," HS "," USER "," ROOM "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "homeServer not a string", "{\"v\":2,\"kind\":\"provisioned\",\"homeServer\":1," USER "," PW "," ROOM "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "roomId missing", "{\"v\":2,\"kind\":\"provisioned\"," HS "," USER "," PW "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "user not a string", "{\"v\":2,\"kind\":\"provisioned\"," HS ",\"user\":null," PW "," ROOM "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "user without @", "{\"v\":2,\"kind\":\"provisioned\"," HS ",\"user\":\"u:example\"," PW "," ROOM "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "roomId without !", "{\"v\":2,\"kind\":\"provisioned\"," HS "," USER "," PW ",\"roomId\":\"#r:example\"}", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "homeServer http://", "{\"v\":2,\"kind\":\"provisioned\",\"homeServer\":\"http://hs.example\"," USER "," PW "," ROOM "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "homeServer HTTPS://", "{\"v\":2,\"kind\":\"provisioned\",\"homeServer\":\"HTTPS://hs.example\"," USER "," PW "," ROOM "}", AS_URLSAFE, MXPROV_LOTTI_ERROR_MALFORMED },
+  { "extra keys", "{\"v\":2,\"kind\":\"provisioned\"," FIELDS ",\"extra\":{\"a\":[1]}}", AS_URLSAFE, -1 },
+};
+
+static gchar *
+encode_as (const gchar *text, Encoding encoding)
+{
+  g_autofree gchar *std = g_base64_encode ((const guchar *) text, strlen (text));
+  gchar *out;
+
+  if (encoding == AS_RAW)
+    return g_strdup (text);
+  if (encoding == AS_STANDARD)
+    return g_steal_pointer (&std);
+  out = mxprov_base64url_encode ((const guint8 *) text, strlen (text));
+  if (encoding == AS_PADDED)
+    {
+      g_autofree gchar *unpadded = out;
+      out = g_strnfill ((strlen (unpadded) + 3) / 4 * 4, '=');
+      memcpy (out, unpadded, strlen (unpadded));
+    }
+  return out;
+}
+
+static void
+test_bundle_lotti_rules (void)
+{
+  guint accepted = 0;
+
+  for (gsize i = 0; i < G_N_ELEMENTS (lotti_cases); i++)
+    {
+      const LottiCase *c = &lotti_cases[i];
+      g_autofree gchar *encoded = encode_as (c->text, c->encoding);
+      g_autoptr(GError) error = NULL;
+      gboolean ok;
+
+      /* the first case checks trimming of the encoded text, not the JSON */
+      if (i == 0)
+        {
+          g_autofree gchar *inner = encode_as (GOOD, AS_URLSAFE);
+          g_free (encoded);
+          encoded = g_strdup_printf (" \t%s\r\n", inner);
+        }
+      /* the alphabet cases must hold the characters that differ */
+      if (c->encoding == AS_STANDARD)
+        g_assert_nonnull (strpbrk (encoded, "+/"));
+      if (c->encoding == AS_URLSAFE && strstr (c->rule, "alphabet") != NULL)
+        g_assert_nonnull (strpbrk (encoded, "-_"));
+      ok = mxprov_bundle_lotti_accepts (encoded, &error);
+      g_test_message ("%s: %s", c->rule, ok ? "ingested" : error->message);
+      if (c->code < 0)
+        {
+          g_assert_no_error (error);
+          g_assert_true (ok);
+          accepted++;
+        }
+      else
+        {
+          g_assert_false (ok);
+          g_assert_error (error, MXPROV_LOTTI_ERROR, c->code);
+        }
+    }
+  /* both halves of the table are exercised */
+  g_assert_cmpuint (accepted, >, 5);
+  g_assert_cmpuint (accepted, <, G_N_ELEMENTS (lotti_cases) - 5);
 }
 
 static void
@@ -418,6 +639,10 @@ main (int argc, char **argv)
   g_test_add_func ("/bundle/decode/missing-field", test_bundle_decode_missing_field);
   g_test_add_func ("/bundle/decode/wrong-type", test_bundle_decode_wrong_type);
   g_test_add_func ("/bundle/decode/version", test_bundle_decode_version);
+  g_test_add_func ("/bundle/decode/kind", test_bundle_decode_kind);
+  g_test_add_func ("/bundle/v2/round-trip", test_bundle_v2_round_trip);
+  g_test_add_func ("/bundle/handover/round-trip", test_bundle_handover_round_trip);
+  g_test_add_func ("/bundle/lotti/rules", test_bundle_lotti_rules);
   g_test_add_func ("/bundle/decode/bad-values", test_bundle_decode_bad_values);
   g_test_add_func ("/bundle/decode/whitespace", test_bundle_decode_whitespace);
   g_test_add_func ("/bundle/decode/user-empty-server", test_bundle_decode_user_empty_server);

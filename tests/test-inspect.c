@@ -85,7 +85,7 @@ static void
 test_inspect_rejects (Fixture *f, gconstpointer data)
 {
   g_autofree gchar *truncated = g_strndup (f->bundle, strlen (f->bundle) - 7);
-  g_autofree gchar *padded = g_strconcat (f->bundle, "==", NULL);
+  g_autofree gchar *padded = g_strconcat (f->bundle, "===", NULL);
   g_autofree gchar *missing = encode_json ("{\"v\":1,\"homeServer\":\"https://m.example\",\"user\":\"@a:b\",\"roomId\":\"!r\"}");
   g_autofree gchar *wrong_type = encode_json ("{\"v\":\"1\",\"homeServer\":\"https://m.example\",\"user\":\"@a:b\",\"password\":\"p\",\"roomId\":\"!r\"}");
   g_autofree gchar *bad_url = encode_json ("{\"v\":1,\"homeServer\":\"https://\",\"user\":\"@a:b\",\"password\":\"p\",\"roomId\":\"!r\"}");
@@ -94,7 +94,7 @@ test_inspect_rejects (Fixture *f, gconstpointer data)
     const gchar *expected;
   } cases[] = {
     { truncated, "the bundle is not" },
-    { padded, "padding '=' is not allowed" },
+    { padded, "wrong '=' padding" },
     { "not*base64", "not in the URL-safe Base64 alphabet" },
     { missing, "the bundle has no \"password\"" },
     { wrong_type, "\"v\" is not an integer" },
@@ -124,8 +124,11 @@ test_verify (Fixture *f, gconstpointer data)
 
   g_assert_cmpint (r->exit_code, ==, 0);
   lines = g_strsplit (g_strstrip (r->out), "\n", -1);
-  g_assert_cmpuint (g_strv_length (lines), ==, 7);
+  g_assert_cmpuint (g_strv_length (lines), ==, 8);
   assert_not_contains (r->out, "FAIL");
+  /* a version 1 bundle works, but today's app refuses it: a note, not a failure */
+  assert_contains (r->out, "WARN the Lotti app would refuse this bundle: unsupported version 1");
+  assert_contains (r->out, "--bundle-version 2");
   assert_contains (r->out, "PASS the room carries the m.lotti.sync_room marker");
   assert_contains (r->out, "PASS the room is not federated");
   /* nothing changed: same password, no device left */
@@ -160,6 +163,116 @@ test_verify_failures (Fixture *f, gconstpointer data)
   g_assert_cmpuint (test_homeserver_count_devices (f->hs, "@checked:" SERVER_NAME), ==, 0);
 }
 
+/* inspect names the version and kind it read, and what the Lotti app
+ * would say: v1, v2 (http and https), the app's padded handover bundle;
+ * an unknown version or kind is an error naming what was found. */
+static void
+test_inspect_versions (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MxprovBundle) v1 = mxprov_bundle_decode (f->bundle, &error);
+  g_autoptr(MxprovBundle) v2_https = mxprov_bundle_new_full (2, MXPROV_BUNDLE_KIND_PROVISIONED,
+                                                             "https://matrix.example.org", v1->user,
+                                                             v1->password, v1->room_id);
+  g_autoptr(MxprovBundle) v2_http = mxprov_bundle_new_full (2, MXPROV_BUNDLE_KIND_PROVISIONED,
+                                                            v1->home_server, v1->user,
+                                                            v1->password, v1->room_id);
+  /* of two lengths one needs padding: its JSON's length is not a multiple of 3 */
+  const gchar *rotated = "rotated by the app";
+  g_autoptr(MxprovBundle) handover = NULL;
+  g_autofree gchar *text_handover = NULL;
+  g_autofree gchar *masked = NULL;
+  g_autofree gchar *text_https = mxprov_bundle_encode (v2_https);
+  g_autofree gchar *text_http = mxprov_bundle_encode (v2_http);
+  g_autofree gchar *v7 = encode_json ("{\"v\":7,\"kind\":\"provisioned\",\"homeServer\":\"https://m.example\","
+                                      "\"user\":\"@a:b\",\"password\":\"p\",\"roomId\":\"!r\"}");
+  g_autofree gchar *odd_kind = encode_json ("{\"v\":2,\"kind\":\"transfer\",\"homeServer\":\"https://m.example\","
+                                            "\"user\":\"@a:b\",\"password\":\"p\",\"roomId\":\"!r\"}");
+  const gchar *args[] = { "inspect", "-", NULL };
+  g_autoptr(RunResult) r1 = NULL;
+  g_autoptr(RunResult) r2 = NULL, r3 = NULL, r4 = NULL, r5 = NULL, r6 = NULL;
+
+  for (;;)
+    {
+      g_autoptr(MxprovSecret) json = NULL;
+
+      handover = mxprov_bundle_new_full (2, MXPROV_BUNDLE_KIND_HANDOVER, "https://matrix.example.org",
+                                         v1->user, rotated, v1->room_id);
+      json = mxprov_bundle_to_json (handover);
+      if (strlen (json) % 3 != 0)
+        break;
+      g_clear_pointer (&handover, mxprov_bundle_free);
+      rotated = "rotated by the app!";
+    }
+  text_handover = mxprov_bundle_encode (handover);
+  masked = g_strdup_printf ("password:   ******** (%zu characters", strlen (rotated));
+  r1 = run_mxprov (args, f->bundle, NULL, FALSE);
+  r2 = run_mxprov (args, text_https, NULL, FALSE);
+  r3 = run_mxprov (args, text_http, NULL, FALSE);
+  r4 = run_mxprov (args, text_handover, NULL, FALSE);
+  r5 = run_mxprov (args, v7, NULL, FALSE);
+  r6 = run_mxprov (args, odd_kind, NULL, FALSE);
+
+  g_assert_cmpint (r1->exit_code, ==, 0);
+  assert_contains (r1->out, "version:    1\n");
+  assert_contains (r1->out, "lotti:      refused by current releases (unsupported version 1");
+  assert_contains (r1->out, "Lotti releases before 0.9.976");
+
+  g_assert_cmpint (r2->exit_code, ==, 0);
+  assert_contains (r2->out, "version:    2, kind provisioned\n");
+  assert_contains (r2->out, "lotti:      ingested by Lotti 0.9.976+3984 (April 2026) and later");
+
+  g_assert_cmpint (r3->exit_code, ==, 0);
+  assert_contains (r3->out, "version:    2, kind provisioned\n");
+  assert_contains (r3->out, "lotti:      refused by every release: malformed: \"homeServer\" does not start with https://");
+
+  g_assert_true (g_str_has_suffix (text_handover, "="));
+  g_assert_cmpint (r4->exit_code, ==, 0);
+  assert_contains (r4->out, "version:    2, kind handover\n");
+  assert_contains (r4->out, masked);
+  assert_contains (r4->out, "lotti:      ingested by");
+
+  g_assert_cmpint (r5->exit_code, ==, EX_DATAERR);
+  assert_contains (r5->err, "bundle version 7 is not supported");
+  g_assert_cmpint (r6->exit_code, ==, EX_DATAERR);
+  assert_contains (r6->err, "bundle kind \"transfer\" is not supported");
+}
+
+/* The app's handover bundle for the same account verifies like the
+ * provisioned one; on a server whose login is delegated to OAuth
+ * (auth_metadata answers) verify warns that the app cannot rotate the
+ * password there, without failing. */
+static void
+test_verify_handover_and_delegation (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MxprovBundle) v1 = mxprov_bundle_decode (f->bundle, &error);
+  g_autoptr(MxprovBundle) handover = mxprov_bundle_new_full (2, MXPROV_BUNDLE_KIND_HANDOVER,
+                                                             v1->home_server, v1->user,
+                                                             v1->password, v1->room_id);
+  g_autofree gchar *text = mxprov_bundle_encode (handover);
+  const gchar *args[] = { "verify", "-", NULL };
+  g_autoptr(RunResult) r1 = run_mxprov (args, text, NULL, FALSE);
+  g_autoptr(RunResult) r2 = NULL;
+  TestFault metadata = { .kind = TEST_FAULT_STATUS, .status = 200,
+                         .body = "{\"issuer\":\"https://auth.example.test/\","
+                                 "\"token_endpoint\":\"https://auth.example.test/oauth2/token\"}" };
+
+  g_assert_cmpint (r1->exit_code, ==, 0);
+  assert_not_contains (r1->out, "FAIL");
+  assert_contains (r1->out, "PASS the room is joined");
+  /* http:// on a v2 bundle: the app refuses it, and says why */
+  assert_contains (r1->out, "WARN the Lotti app would refuse this bundle: malformed: \"homeServer\"");
+  assert_not_contains (r1->out, "delegated");
+
+  test_homeserver_add_fault (f->hs, "GET", "/_matrix/client/v1/auth_metadata", 0, 10, &metadata);
+  r2 = run_mxprov (args, text, NULL, FALSE);
+  g_assert_cmpint (r2->exit_code, ==, 0);
+  assert_contains (r2->out, "WARN login on this server is delegated to https://auth.example.test/");
+  assert_contains (r2->out, "account/password");
+  g_assert_cmpuint (test_homeserver_count_devices (f->hs, v1->user), ==, 0);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -168,5 +281,8 @@ main (int argc, char **argv)
   g_test_add ("/inspect/rejects", Fixture, NULL, setup, test_inspect_rejects, teardown);
   g_test_add ("/verify/ok", Fixture, NULL, setup, test_verify, teardown);
   g_test_add ("/verify/failures", Fixture, NULL, setup, test_verify_failures, teardown);
+  g_test_add ("/inspect/versions", Fixture, NULL, setup, test_inspect_versions, teardown);
+  g_test_add ("/verify/handover-and-delegation", Fixture, NULL, setup,
+              test_verify_handover_and_delegation, teardown);
   return g_test_run ();
 }

@@ -138,7 +138,8 @@ assert_complete_account (Fixture *f, const gchar *bundle_text, const gchar *loca
   json_object *member = NULL;
 
   g_assert_no_error (error);
-  g_assert_cmpint (bundle->version, ==, 1);
+  g_assert_true ((bundle->version == 1 && bundle->kind == MXPROV_BUNDLE_KIND_NONE)
+                 || (bundle->version == 2 && bundle->kind == MXPROV_BUNDLE_KIND_PROVISIONED));
   g_assert_cmpstr (bundle->home_server, ==, test_homeserver_get_url (f->hs));
   g_assert_cmpstr (bundle->user, ==, user_id);
   g_assert_cmpuint (strlen (bundle->password), ==, 43);
@@ -229,6 +230,100 @@ test_display_name_and_json (Fixture *f, gconstpointer data)
   g_assert_no_error (error);
   displayname = test_homeserver_get_user_displayname (f->hs, "@carol:" SERVER_NAME);
   g_assert_cmpstr (displayname, ==, "Carol's Laptop");
+}
+
+/* --bundle-version 2: the JSON the Lotti app reads, in the reference
+ * encoder's key order; the account is the same complete one. Plain http
+ * makes the app refuse it: mxprov says so. The default stays version 1,
+ * with a warning that current Lotti releases need version 2. */
+static void
+test_bundle_version_2 (Fixture *f, gconstpointer data)
+{
+  const gchar *extra_json[] = { "--username", "v2json", "--bundle-version", "2", "--format", "json", NULL };
+  const gchar *extra_b64[] = { "--username", "v2b64", "--bundle-version", "2", NULL };
+  const gchar *extra_v1[] = { "--username", "v1user", NULL };
+  const gchar *extra_bad[] = { "--username", "v9user", "--bundle-version", "9", NULL };
+  g_autoptr(RunResult) r1 = provision (f, extra_json);
+  g_autoptr(RunResult) r2 = NULL;
+  g_autoptr(RunResult) r3 = NULL;
+  g_autoptr(RunResult) r4 = NULL;
+  g_autofree gchar *prefix = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MxprovBundle) from_json = NULL;
+
+  g_assert_cmpint (r1->exit_code, ==, 0);
+  g_strchomp (r1->out);
+  prefix = g_strdup_printf ("{\"v\":2,\"kind\":\"provisioned\",\"homeServer\":\"%s\","
+                            "\"user\":\"@v2json:%s\",\"password\":\"",
+                            test_homeserver_get_url (f->hs), SERVER_NAME);
+  g_assert_true (g_str_has_prefix (r1->out, prefix));
+  from_json = mxprov_bundle_from_json (r1->out, &error);
+  g_assert_no_error (error);
+  g_assert_cmpint (from_json->kind, ==, MXPROV_BUNDLE_KIND_PROVISIONED);
+  assert_contains (r1->err, "the Lotti app would refuse this bundle");
+  assert_contains (r1->err, "https://");
+
+  r2 = provision (f, extra_b64);
+  g_assert_cmpint (r2->exit_code, ==, 0);
+  g_strchomp (r2->out);
+  /* unpadded, URL-safe */
+  g_assert_null (strpbrk (r2->out, "=+/"));
+  {
+    g_autoptr(MxprovBundle) bundle = mxprov_bundle_decode (r2->out, &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (bundle->version, ==, 2);
+    g_assert_cmpstr (bundle->user, ==, "@v2b64:" SERVER_NAME);
+  }
+
+  r3 = provision (f, extra_v1);
+  g_assert_cmpint (r3->exit_code, ==, 0);
+  assert_contains (r3->err, "current Lotti releases refuse version 1 bundles");
+  assert_contains (r3->err, "--bundle-version 2");
+
+  /* a bad version is refused before any request */
+  r4 = provision (f, extra_bad);
+  g_assert_cmpint (r4->exit_code, ==, EX_USAGE);
+  assert_contains (r4->err, "--bundle-version must be 1 or 2, not 9");
+  g_assert_false (test_homeserver_user_exists (f->hs, "@v9user:" SERVER_NAME));
+}
+
+/* version=2 in [bundle] of a step config does the same; --bundle-version
+ * with a bundle plugin that has no such option is refused by name. */
+static void
+test_bundle_version_config (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *conf = g_build_filename (f->tmpdir, "v2.conf", NULL);
+  g_autofree gchar *fixture_conf = g_build_filename (f->tmpdir, "fixture.conf", NULL);
+  g_autofree gchar *text = g_strdup_printf ("[pipeline]\nsteps=auth;user;room;bundle\n"
+                                            "[auth]\nplugin=synapse-auth\n[user]\nplugin=synapse-user\n"
+                                            "[room]\nplugin=matrix-room\n[bundle]\nplugin=lotti-bundle\nversion=2\n");
+  g_autofree gchar *no_bundle = g_strdup ("[pipeline]\nsteps=auth;user;room\n"
+                                          "[auth]\nplugin=synapse-auth\n[user]\nplugin=synapse-user\n"
+                                          "[room]\nplugin=matrix-room\n");
+  g_autoptr(RunResult) r1 = NULL;
+  g_autoptr(RunResult) r2 = NULL;
+  g_autoptr(GError) error = NULL;
+
+  g_assert_true (g_file_set_contents (conf, text, -1, NULL));
+  g_assert_true (g_file_set_contents (fixture_conf, no_bundle, -1, NULL));
+  {
+    const gchar *extra[] = { "--config", conf, "--username", "fromconf", NULL };
+    r1 = provision (f, extra);
+  }
+  g_assert_cmpint (r1->exit_code, ==, 0);
+  {
+    g_autoptr(MxprovBundle) bundle = mxprov_bundle_decode (g_strstrip (r1->out), &error);
+    g_assert_no_error (error);
+    g_assert_cmpint (bundle->version, ==, 2);
+  }
+  {
+    const gchar *extra[] = { "--config", fixture_conf, "--username", "nobundle",
+                             "--bundle-version", "2", "--check", NULL };
+    r2 = provision (f, extra);
+  }
+  g_assert_cmpint (r2->exit_code, ==, EX_CONFIG);
+  assert_contains (r2->err, "--bundle-version: the pipeline of");
+  assert_contains (r2->err, "has no bundle step");
 }
 
 static void
@@ -1024,6 +1119,8 @@ main (int argc, char **argv)
   ADD ("happy-path", test_happy_path);
   ADD ("display-name-and-json", test_display_name_and_json);
   ADD ("existing-user-untouched", test_existing_user_untouched);
+  ADD ("bundle-version-2", test_bundle_version_2);
+  ADD ("bundle-version-config", test_bundle_version_config);
   ADD ("non-admin-refused", test_non_admin_refused);
   ADD ("wrong-admin-password", test_wrong_admin_password);
   ADD ("invalid-localpart", test_invalid_localpart);

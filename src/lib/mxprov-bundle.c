@@ -15,8 +15,21 @@ MxprovBundle *
 mxprov_bundle_new (const gchar *home_server, const gchar *user,
                    const gchar *password, const gchar *room_id)
 {
-  MxprovBundle *self = g_new0 (MxprovBundle, 1);
-  self->version = MXPROV_BUNDLE_VERSION;
+  return mxprov_bundle_new_full (MXPROV_BUNDLE_VERSION, MXPROV_BUNDLE_KIND_NONE, home_server,
+                                 user, password, room_id);
+}
+
+MxprovBundle *
+mxprov_bundle_new_full (gint version, MxprovBundleKind kind, const gchar *home_server,
+                        const gchar *user, const gchar *password, const gchar *room_id)
+{
+  MxprovBundle *self;
+
+  g_return_val_if_fail ((version == 1 && kind == MXPROV_BUNDLE_KIND_NONE)
+                        || (version == 2 && kind != MXPROV_BUNDLE_KIND_NONE), NULL);
+  self = g_new0 (MxprovBundle, 1);
+  self->version = version;
+  self->kind = kind;
   self->home_server = g_strdup (home_server);
   self->user = g_strdup (user);
   self->password = g_strdup (password);
@@ -36,15 +49,34 @@ mxprov_bundle_free (MxprovBundle *self)
   g_free (self);
 }
 
-/* json-c keeps insertion order, which gives the seed's key order. */
+const gchar *
+mxprov_bundle_kind_to_string (MxprovBundleKind kind)
+{
+  switch (kind)
+    {
+    case MXPROV_BUNDLE_KIND_PROVISIONED:
+      return "provisioned";
+    case MXPROV_BUNDLE_KIND_HANDOVER:
+      return "handover";
+    case MXPROV_BUNDLE_KIND_NONE:
+    default:
+      return NULL;
+    }
+}
+
+/* json-c keeps insertion order, which gives the seed's key order (and for
+ * version 2 the Lotti reference encoder's: v, kind, then the seed's). */
 gchar *
 mxprov_bundle_to_json (const MxprovBundle *self)
 {
   g_autoptr(json_object) obj = json_object_new_object ();
+  const gchar *kind = mxprov_bundle_kind_to_string (self->kind);
   const gchar *text;
   gchar *copy;
 
   json_object_object_add (obj, "v", json_object_new_int (self->version));
+  if (kind != NULL)
+    json_object_object_add (obj, "kind", json_object_new_string (kind));
   json_object_object_add (obj, "homeServer", json_object_new_string (self->home_server));
   json_object_object_add (obj, "user", json_object_new_string (self->user));
   json_object_object_add (obj, "password", json_object_new_string (self->password));
@@ -62,7 +94,19 @@ gchar *
 mxprov_bundle_encode (const MxprovBundle *self)
 {
   g_autoptr(MxprovSecret) json = mxprov_bundle_to_json (self);
-  return mxprov_base64url_encode ((const guint8 *) json, strlen (json));
+  g_autoptr(MxprovSecret) text = mxprov_base64url_encode ((const guint8 *) json, strlen (json));
+  gsize len = strlen (text);
+  gchar *padded;
+
+  /* the app pads its handover bundles (Dart's base64UrlEncode) */
+  if (self->kind != MXPROV_BUNDLE_KIND_HANDOVER || len % 4 == 0)
+    return g_steal_pointer (&text);
+  padded = g_malloc (len + 3);
+  memcpy (padded, text, len);
+  while (len % 4 != 0)
+    padded[len++] = '=';
+  padded[len] = '\0';
+  return padded;
 }
 
 static const gchar *
@@ -93,6 +137,41 @@ bundle_string (json_object *obj, const gchar *member, GError **error)
   return json_object_get_string (value);
 }
 
+/* Version 2's "kind": a string, and one of the two the app knows. */
+static gboolean
+bundle_kind (json_object *obj, MxprovBundleKind *out_kind, GError **error)
+{
+  json_object *value = NULL;
+  const gchar *kind;
+
+  if (!json_object_object_get_ex (obj, "kind", &value))
+    {
+      g_set_error_literal (error, MXPROV_BUNDLE_ERROR, MXPROV_BUNDLE_ERROR_FIELD,
+                           "the version 2 bundle has no \"kind\"");
+      return FALSE;
+    }
+  if (!json_object_is_type (value, json_type_string))
+    {
+      g_set_error_literal (error, MXPROV_BUNDLE_ERROR, MXPROV_BUNDLE_ERROR_FIELD,
+                           "the bundle's \"kind\" is not a string");
+      return FALSE;
+    }
+  kind = json_object_get_string (value);
+  if (g_strcmp0 (kind, "provisioned") == 0)
+    *out_kind = MXPROV_BUNDLE_KIND_PROVISIONED;
+  else if (g_strcmp0 (kind, "handover") == 0)
+    *out_kind = MXPROV_BUNDLE_KIND_HANDOVER;
+  else
+    {
+      g_autofree gchar *shown = g_strescape (kind, NULL);
+      g_set_error (error, MXPROV_BUNDLE_ERROR, MXPROV_BUNDLE_ERROR_KIND,
+                   "bundle kind \"%.64s\" is not supported (version 2 bundles are of kind "
+                   "\"provisioned\" or \"handover\")", shown);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 MxprovBundle *
 mxprov_bundle_from_json (const gchar *json, GError **error)
 {
@@ -100,6 +179,7 @@ mxprov_bundle_from_json (const gchar *json, GError **error)
   g_autoptr(json_object) obj = NULL;
   g_autoptr(MxprovBundle) bundle = NULL;
   json_object *version = NULL;
+  MxprovBundleKind kind = MXPROV_BUNDLE_KIND_NONE;
   const gchar *home_server, *user, *password, *room_id;
   gsize len = strlen (json);
 
@@ -123,13 +203,17 @@ mxprov_bundle_from_json (const gchar *json, GError **error)
                            "the bundle's \"v\" is not an integer");
       return NULL;
     }
-  if (json_object_get_int64 (version) != MXPROV_BUNDLE_VERSION)
+  if (json_object_get_int64 (version) < 1
+      || json_object_get_int64 (version) > MXPROV_BUNDLE_VERSION_LATEST)
     {
       g_set_error (error, MXPROV_BUNDLE_ERROR, MXPROV_BUNDLE_ERROR_VERSION,
-                   "bundle version %" G_GINT64_FORMAT " is not supported (this mxprov reads version %d)",
-                   json_object_get_int64 (version), MXPROV_BUNDLE_VERSION);
+                   "bundle version %" G_GINT64_FORMAT " is not supported (this mxprov reads "
+                   "versions 1 and %d)", json_object_get_int64 (version),
+                   MXPROV_BUNDLE_VERSION_LATEST);
       return NULL;
     }
+  if (json_object_get_int64 (version) == 2 && !bundle_kind (obj, &kind, error))
+    return NULL;
   if ((home_server = bundle_string (obj, "homeServer", error)) == NULL
       || (user = bundle_string (obj, "user", error)) == NULL
       || (password = bundle_string (obj, "password", error)) == NULL
@@ -155,9 +239,33 @@ mxprov_bundle_from_json (const gchar *json, GError **error)
                    "the bundle's roomId '%s' is not a room ID (!…)", room_id);
       return NULL;
     }
-  bundle = mxprov_bundle_new (home_server, user, password, room_id);
+  bundle = mxprov_bundle_new_full ((gint) json_object_get_int64 (version), kind, home_server,
+                                   user, password, room_id);
   mxprov_secret_wipe ((gpointer) password, strlen (password));
   return g_steal_pointer (&bundle);
+}
+
+/* Handover bundles are padded: take off one or two '=' at the end when
+ * they make the length a multiple of 4, as correct padding does. Any other
+ * '=' is left for the strict decoder to refuse. */
+static gboolean
+strip_padding (gchar *text, GError **error)
+{
+  gsize len = strlen (text);
+  gsize pad = 0;
+
+  while (pad < len && text[len - 1 - pad] == '=')
+    pad++;
+  if (pad == 0)
+    return TRUE;
+  if (pad > 2 || len % 4 != 0)
+    {
+      g_set_error_literal (error, G_CONVERT_ERROR, G_CONVERT_ERROR_ILLEGAL_SEQUENCE,
+                           "invalid Base64url: wrong '=' padding at the end");
+      return FALSE;
+    }
+  text[len - pad] = '\0';
+  return TRUE;
 }
 
 MxprovBundle *
@@ -169,7 +277,10 @@ mxprov_bundle_decode (const gchar *text, GError **error)
   MxprovBundle *bundle;
   gsize len = 0;
 
-  raw = mxprov_base64url_decode (trimmed, &len, &error_local);
+  if (!strip_padding (trimmed, &error_local))
+    raw = NULL;
+  else
+    raw = mxprov_base64url_decode (trimmed, &len, &error_local);
   mxprov_secret_wipe (trimmed, strlen (trimmed));
   if (raw == NULL)
     {
