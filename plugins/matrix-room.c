@@ -251,6 +251,185 @@ matrix_room_rollback (MxprovPlugin *plugin, MxprovContext *context, GError **err
   return FALSE;
 }
 
+/* --- accounts made earlier: status, revoke (adopt) ------------------------ */
+
+/* Does the room carry our marker? With the user's own token (the client
+ * API), or else with a Synapse admin token (its admin API), so that status
+ * never has to log in as the user. A room that does not exist (any more)
+ * is reported through `out_gone`. */
+static gboolean
+room_is_marked (MatrixRoom *self, MxprovHttp *http, const gchar *user_token,
+                const gchar *admin_token, const gchar *room_id, gboolean *out_marked,
+                gboolean *out_gone, GError **error)
+{
+  g_autofree gchar *escaped_room = mxprov_http_escape (room_id);
+  g_autofree gchar *path = NULL;
+  g_autoptr(json_object) answer = NULL;
+  g_autoptr(GError) error_local = NULL;
+  json_object *events = NULL;
+
+  *out_marked = FALSE;
+  *out_gone = FALSE;
+  if (user_token != NULL)
+    {
+      g_autofree gchar *escaped_type = mxprov_http_escape (self->marker_type);
+      path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/state/%s/", escaped_room, escaped_type);
+      answer = mxprov_http_request (http, "GET", path, user_token, NULL, NULL, &error_local);
+      if (answer != NULL)
+        *out_marked = TRUE;
+      else if (!g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_NOT_FOUND))
+        {
+          g_propagate_error (error, g_steal_pointer (&error_local));
+          return FALSE;
+        }
+      return TRUE;
+    }
+  path = g_strdup_printf ("/_synapse/admin/v1/rooms/%s/state", escaped_room);
+  answer = mxprov_http_request (http, "GET", path, admin_token, NULL, NULL, &error_local);
+  if (answer == NULL)
+    {
+      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_NOT_FOUND)
+          && mxprov_matrix_error_get_status (error_local) == 404)
+        {
+          *out_gone = TRUE;
+          return TRUE;
+        }
+      g_propagate_error (error, g_steal_pointer (&error_local));
+      return FALSE;
+    }
+  if (!json_object_object_get_ex (answer, "state", &events)
+      || !json_object_is_type (events, json_type_array))
+    {
+      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_BAD_ANSWER,
+                   "GET %s: the answer has no \"state\" list", path);
+      return FALSE;
+    }
+  for (gsize i = 0; i < json_object_array_length (events); i++)
+    {
+      json_object *event = json_object_array_get_idx (events, i);
+      json_object *type = NULL, *state_key = NULL;
+
+      if (json_object_object_get_ex (event, "type", &type)
+          && g_strcmp0 (json_object_get_string (type), self->marker_type) == 0
+          && json_object_object_get_ex (event, "state_key", &state_key)
+          && g_strcmp0 (json_object_get_string (state_key), "") == 0)
+        *out_marked = TRUE;
+    }
+  return TRUE;
+}
+
+/* The rooms the user is joined to, through the client API with its own
+ * token or Synapse's admin API. */
+static json_object *
+joined_rooms (MxprovHttp *http, const gchar *user_token, const gchar *admin_token,
+              const gchar *user_id, GError **error)
+{
+  g_autofree gchar *path = NULL;
+  g_autoptr(json_object) answer = NULL;
+  json_object *rooms = NULL;
+
+  if (user_token != NULL)
+    path = g_strdup ("/_matrix/client/v3/joined_rooms");
+  else
+    {
+      g_autofree gchar *escaped = mxprov_http_escape (user_id);
+      path = g_strdup_printf ("/_synapse/admin/v1/users/%s/joined_rooms", escaped);
+    }
+  answer = mxprov_http_request (http, "GET", path, user_token != NULL ? user_token : admin_token,
+                                NULL, NULL, error);
+  if (answer == NULL)
+    return NULL;
+  if (!json_object_object_get_ex (answer, "joined_rooms", &rooms)
+      || !json_object_is_type (rooms, json_type_array))
+    {
+      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_BAD_ANSWER,
+                   "GET %s: the answer has no \"joined_rooms\" list", path);
+      return NULL;
+    }
+  return json_object_get (rooms);
+}
+
+/* Reports "marked_rooms" (the joined rooms that carry the marker) and, for
+ * a room named by the bundle that is not among them, "room_gone" (it does
+ * not exist any more) or "room_not_joined". Reads only. */
+static gboolean
+matrix_room_status (MxprovPlugin *plugin, MxprovContext *context, json_object *report,
+                    GError **error)
+{
+  MatrixRoom *self = mxprov_plugin_get_data (plugin);
+  MxprovHttp *http = mxprov_context_get_http (context);
+  const gchar *user_token = mxprov_context_get (context, "user.token");
+  const gchar *admin_token = mxprov_context_get (context, "admin.token");
+  const gchar *bundle_room = mxprov_context_get (context, "room.id");
+  const gchar *user_id;
+  g_autoptr(json_object) rooms = NULL;
+  json_object *marked;
+  gboolean bundle_room_joined = FALSE;
+  json_object *state = NULL;
+
+  /* nothing to look at for an account that is gone, or whose password no
+   * longer logs in on a backend without an admin API */
+  if (json_object_object_get_ex (report, "state", &state)
+      && g_strcmp0 (json_object_get_string (state), "active") != 0)
+    return TRUE;
+  if (user_token == NULL && admin_token == NULL)
+    return TRUE;
+  if ((user_id = mxprov_context_lookup (context, "user.id", error)) == NULL)
+    return FALSE;
+  rooms = joined_rooms (http, user_token, admin_token, user_id, error);
+  if (rooms == NULL)
+    {
+      g_prefix_error (error, "listing the rooms of %s: ", user_id);
+      return FALSE;
+    }
+  marked = json_object_new_array ();
+  json_object_object_add (report, "marked_rooms", marked);
+  for (gsize i = 0; i < json_object_array_length (rooms); i++)
+    {
+      const gchar *room_id = json_object_get_string (json_object_array_get_idx (rooms, i));
+      gboolean is_marked = FALSE, gone = FALSE;
+
+      if (room_id == NULL)
+        continue;
+      if (g_strcmp0 (room_id, bundle_room) == 0)
+        bundle_room_joined = TRUE;
+      if (!room_is_marked (self, http, user_token, admin_token, room_id, &is_marked, &gone, error))
+        {
+          g_prefix_error (error, "reading the state of %s: ", room_id);
+          return FALSE;
+        }
+      if (is_marked)
+        json_object_array_add (marked, json_object_new_string (room_id));
+    }
+  if (bundle_room != NULL && !bundle_room_joined)
+    {
+      gboolean is_marked = FALSE, gone = FALSE;
+
+      /* only the admin API can tell a room that is gone from one the user
+       * left; the user's own token sees neither */
+      if (user_token == NULL
+          && !room_is_marked (self, http, NULL, admin_token, bundle_room, &is_marked, &gone, error))
+        return FALSE;
+      json_object_object_add (report, gone ? "room_gone" : "room_not_joined",
+                              json_object_new_boolean (TRUE));
+    }
+  return TRUE;
+}
+
+/* revoke: the room is the one rollback removes, as if this run had made it. */
+static gboolean
+matrix_room_adopt (MxprovPlugin *plugin, MxprovContext *context, GError **error)
+{
+  MatrixRoom *self = mxprov_plugin_get_data (plugin);
+  const gchar *room_id = mxprov_context_lookup (context, "room.id", error);
+
+  if (room_id == NULL)
+    return FALSE;
+  g_free (self->room_id);
+  self->room_id = g_strdup (room_id);
+  return TRUE;
+}
+
 static const gchar *const requires[] = { "user.token", NULL };
 static const gchar *const provides[] = { "room.id", NULL };
 static const gchar *const options[] = { "room-name", "marker-type", "marker-version", NULL };
@@ -266,4 +445,6 @@ MXPROV_PLUGIN_DEFINE (
   .init = matrix_room_init,
   .run = matrix_room_run,
   .rollback = matrix_room_rollback,
+  .status = matrix_room_status,
+  .adopt = matrix_room_adopt,
 )

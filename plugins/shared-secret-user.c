@@ -4,7 +4,8 @@
  * existing account is never touched. The answer carries a token for a new
  * device of the user, used by the room step and logged out at the end.
  * Rollback: the new user deactivates itself with its password, which works
- * on both servers without any admin API. */
+ * on both servers without any admin API. Without one, status and revoke
+ * work from the account's bundle: its password logs in or it does not. */
 #include "config.h"
 
 #include <mxprov/mxprov.h>
@@ -301,6 +302,83 @@ shared_secret_user_cleanup (MxprovPlugin *plugin, MxprovContext *context)
   mxprov_context_remove (context, "user.token");
 }
 
+/* --- accounts made earlier: status, revoke (adopt) ------------------------ */
+
+/* This backend has no admin API: all it can tell comes from the bundle's
+ * password. It still logs in: the account is unused (the room step then
+ * checks its room with that session, logged out in cleanup). Refused: the
+ * app has rotated it, so the account is in use. */
+static gboolean
+shared_secret_user_status (MxprovPlugin *plugin, MxprovContext *context, json_object *report,
+                           GError **error)
+{
+  SharedSecretUser *self = mxprov_plugin_get_data (plugin);
+  g_autoptr(GError) error_local = NULL;
+  g_autofree gchar *device_id = mxprov_matrix_new_device_id ();
+  g_autofree gchar *logged_in_as = NULL;
+  g_autoptr(MxprovSecret) token = NULL;
+  const gchar *user_id, *password;
+
+  if ((user_id = mxprov_context_lookup (context, "user.id", error)) == NULL)
+    return FALSE;
+  password = mxprov_context_get (context, "user.password");
+  if (password == NULL)
+    {
+      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
+                   "%s: the shared-secret backend has no admin API to look an account up; "
+                   "give its bundle (--bundle FILE, or --input with a batch output)", user_id);
+      return FALSE;
+    }
+  if (!mxprov_matrix_password_login (mxprov_context_get_http (context), user_id, password,
+                                     device_id, &logged_in_as, &token, &error_local))
+    {
+      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_USER_DEACTIVATED))
+        {
+          json_object_object_add (report, "state", json_object_new_string ("deactivated"));
+          return TRUE;
+        }
+      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN))
+        {
+          json_object_object_add (report, "login", json_object_new_string ("refused"));
+          return TRUE;
+        }
+      g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                  "logging in as %s with its bundle's password: ", user_id);
+      return FALSE;
+    }
+  json_object_object_add (report, "state", json_object_new_string ("active"));
+  json_object_object_add (report, "login", json_object_new_string ("works"));
+  /* that login made a device: cleanup logs it out again */
+  g_clear_pointer (&self->user_token, mxprov_secret_free);
+  self->user_token = g_strdup (token);
+  mxprov_context_take (context, "user.token", g_steal_pointer (&token), MXPROV_CONTEXT_FLAG_SECRET);
+  return TRUE;
+}
+
+/* revoke: rollback deactivates the account with its own password, which
+ * needs the session status opened with it. */
+static gboolean
+shared_secret_user_adopt (MxprovPlugin *plugin, MxprovContext *context, GError **error)
+{
+  SharedSecretUser *self = mxprov_plugin_get_data (plugin);
+  const gchar *user_id = mxprov_context_lookup (context, "user.id", error);
+
+  if (user_id == NULL)
+    return FALSE;
+  if (self->user_token == NULL)
+    {
+      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
+                   "%s cannot deactivate itself: its bundle's password no longer logs in (the app "
+                   "has changed it); a server admin must deactivate it (Synapse: POST "
+                   "/_synapse/admin/v1/deactivate/%s, or mxprov revoke with the Synapse admin "
+                   "pipeline)", user_id, user_id);
+      return FALSE;
+    }
+  g_free (self->created_user_id);
+  self->created_user_id = g_strdup (user_id);
+  return TRUE;
+}
+
 static const gchar *const requires[] = { "registration.secret", "user.localpart", NULL };
 static const gchar *const provides[] = { "user.id", "user.password", "user.token", "server.name", NULL };
 static const gchar *const options[] = { "password-bytes", "server-name", NULL };
@@ -317,4 +395,6 @@ MXPROV_PLUGIN_DEFINE (
   .run = shared_secret_user_run,
   .rollback = shared_secret_user_rollback,
   .cleanup = shared_secret_user_cleanup,
+  .status = shared_secret_user_status,
+  .adopt = shared_secret_user_adopt,
 )

@@ -297,6 +297,161 @@ synapse_user_cleanup (MxprovPlugin *plugin, MxprovContext *context)
   mxprov_context_remove (context, "user.token");
 }
 
+/* --- accounts made earlier: status, revoke (adopt), reissue ------------ */
+
+static gchar *
+user_path_for (const gchar *prefix, const gchar *user_id, const gchar *suffix)
+{
+  g_autofree gchar *escaped = mxprov_http_escape (user_id);
+  return g_strdup_printf ("%s%s%s", prefix, escaped, suffix != NULL ? suffix : "");
+}
+
+/* The account's devices, as {device_id, display_name, last_seen_ts}: any
+ * device means someone (the app) logged in with the password. */
+static json_object *
+list_devices (MxprovHttp *http, const gchar *admin_token, const gchar *user_id, GError **error)
+{
+  g_autofree gchar *path = user_path_for ("/_synapse/admin/v2/users/", user_id, "/devices");
+  g_autoptr(json_object) answer = NULL;
+  json_object *devices = NULL;
+  json_object *list;
+
+  answer = mxprov_http_request (http, "GET", path, admin_token, NULL, NULL, error);
+  if (answer == NULL)
+    return NULL;
+  if (!json_object_object_get_ex (answer, "devices", &devices)
+      || !json_object_is_type (devices, json_type_array))
+    {
+      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_BAD_ANSWER,
+                   "GET %s: the answer has no \"devices\" list", path);
+      return NULL;
+    }
+  list = json_object_new_array ();
+  for (gsize i = 0; i < json_object_array_length (devices); i++)
+    {
+      json_object *device = json_object_array_get_idx (devices, i);
+      json_object *entry = json_object_new_object ();
+      static const gchar *const members[] = { "device_id", "display_name", "last_seen_ts" };
+
+      for (gsize k = 0; k < G_N_ELEMENTS (members); k++)
+        {
+          json_object *value = NULL;
+          if (json_object_object_get_ex (device, members[k], &value))
+            json_object_object_add (entry, members[k], json_object_get (value));
+        }
+      json_object_array_add (list, entry);
+    }
+  return list;
+}
+
+/* GET /_synapse/admin/v2/users/<id>: missing, deactivated or active, an
+ * admin or not; then the devices. Reads only. */
+static gboolean
+synapse_user_status (MxprovPlugin *plugin, MxprovContext *context, json_object *report,
+                     GError **error)
+{
+  MxprovHttp *http = mxprov_context_get_http (context);
+  g_autoptr(json_object) user = NULL;
+  g_autoptr(GError) error_local = NULL;
+  g_autofree gchar *path = NULL;
+  const gchar *admin_token, *user_id;
+  gboolean deactivated = FALSE, admin = FALSE, locked = FALSE;
+  json_object *devices;
+
+  (void) plugin;
+  if ((admin_token = mxprov_context_lookup (context, "admin.token", error)) == NULL
+      || (user_id = mxprov_context_lookup (context, "user.id", error)) == NULL)
+    return FALSE;
+  path = user_path_for ("/_synapse/admin/v2/users/", user_id, NULL);
+  user = mxprov_http_request (http, "GET", path, admin_token, NULL, NULL, &error_local);
+  if (user == NULL)
+    {
+      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_NOT_FOUND)
+          && mxprov_matrix_error_get_status (error_local) == 404)
+        {
+          json_object_object_add (report, "state", json_object_new_string ("missing"));
+          return TRUE;
+        }
+      g_propagate_prefixed_error (error, g_steal_pointer (&error_local), "looking up %s: ", user_id);
+      return FALSE;
+    }
+  if (!mxprov_json_get_bool (user, "deactivated", &deactivated, error)
+      || !mxprov_json_get_bool (user, "admin", &admin, error))
+    {
+      g_prefix_error (error, "looking up %s: ", user_id);
+      return FALSE;
+    }
+  /* "locked" exists since Synapse 1.91 only */
+  if (json_object_object_get_ex (user, "locked", NULL)
+      && !mxprov_json_get_bool (user, "locked", &locked, error))
+    return FALSE;
+  json_object_object_add (report, "state",
+                          json_object_new_string (deactivated ? "deactivated" : "active"));
+  json_object_object_add (report, "admin", json_object_new_boolean (admin));
+  if (locked)
+    json_object_object_add (report, "locked", json_object_new_boolean (TRUE));
+  if (deactivated)
+    return TRUE;
+  devices = list_devices (http, admin_token, user_id, error);
+  if (devices == NULL)
+    {
+      g_prefix_error (error, "listing the devices of %s: ", user_id);
+      return FALSE;
+    }
+  json_object_object_add (report, "devices", devices);
+  return TRUE;
+}
+
+/* revoke: the account is the one rollback undoes, as if this run had made it. */
+static gboolean
+synapse_user_adopt (MxprovPlugin *plugin, MxprovContext *context, GError **error)
+{
+  SynapseUser *self = mxprov_plugin_get_data (plugin);
+  const gchar *user_id = mxprov_context_lookup (context, "user.id", error);
+
+  if (user_id == NULL)
+    return FALSE;
+  g_free (self->created_user_id);
+  self->created_user_id = g_strdup (user_id);
+  return TRUE;
+}
+
+/* reissue: a new random password, and nothing else: logout_devices false
+ * (the command refuses accounts in use before it gets here). */
+static gboolean
+synapse_user_set_password (MxprovPlugin *plugin, MxprovContext *context, GError **error)
+{
+  SynapseUser *self = mxprov_plugin_get_data (plugin);
+  g_autoptr(MxprovSecret) password = NULL;
+  g_autoptr(MxprovSecretJson) body = NULL;
+  g_autoptr(json_object) answer = NULL;
+  g_autofree gchar *path = NULL;
+  const gchar *admin_token, *user_id;
+
+  if ((admin_token = mxprov_context_lookup (context, "admin.token", error)) == NULL
+      || (user_id = mxprov_context_lookup (context, "user.id", error)) == NULL)
+    return FALSE;
+  password = mxprov_secret_generate_password (self->password_bytes, error);
+  if (password == NULL)
+    return FALSE;
+  path = user_path_for ("/_synapse/admin/v1/reset_password/", user_id, NULL);
+  body = json_object_new_object ();
+  json_object_object_add (body, "new_password", json_object_new_string (password));
+  json_object_object_add (body, "logout_devices", json_object_new_boolean (FALSE));
+  /* setting the same password twice is harmless: safe to repeat */
+  answer = mxprov_http_request_full (mxprov_context_get_http (context), "POST", path, admin_token,
+                                     body, MXPROV_HTTP_FLAG_RETRY_SAFE, NULL, error);
+  if (answer == NULL)
+    {
+      g_prefix_error (error, "setting a new password for %s: ", user_id);
+      return FALSE;
+    }
+  mxprov_context_take (context, "user.password", g_steal_pointer (&password),
+                       MXPROV_CONTEXT_FLAG_SECRET);
+  g_info ("set a new password for %s", user_id);
+  return TRUE;
+}
+
 static const gchar *const requires[] = { "admin.token", "server.name", "user.localpart", NULL };
 static const gchar *const provides[] = { "user.id", "user.password", "user.token", NULL };
 static const gchar *const options[] = { "token-lifetime", "password-bytes", NULL };
@@ -313,4 +468,7 @@ MXPROV_PLUGIN_DEFINE (
   .run = synapse_user_run,
   .rollback = synapse_user_rollback,
   .cleanup = synapse_user_cleanup,
+  .status = synapse_user_status,
+  .adopt = synapse_user_adopt,
+  .set_password = synapse_user_set_password,
 )

@@ -10,5 +10,8 @@ gint mxprov_cmd_plugins (gint argc, gchar **argv);
 gint mxprov_cmd_batch (gint argc, gchar **argv);
 gint mxprov_cmd_inspect (gint argc, gchar **argv);
 gint mxprov_cmd_verify (gint argc, gchar **argv);
+gint mxprov_cmd_status (gint argc, gchar **argv);
+gint mxprov_cmd_revoke (gint argc, gchar **argv);
+gint mxprov_cmd_reissue (gint argc, gchar **argv);
 
 G_END_DECLS

@@ -57,6 +57,8 @@ mxprov_exit_code_for_error (const GError *error)
           return EX_USAGE;
         case MXPROV_PIPELINE_ERROR_CONTRACT:
           return EX_CONFIG;
+        case MXPROV_PIPELINE_ERROR_UNSUPPORTED:
+          return EX_UNAVAILABLE;
         case MXPROV_PIPELINE_ERROR_PLUGIN_BUG:
         default:
           return EX_SOFTWARE;

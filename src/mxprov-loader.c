@@ -79,6 +79,9 @@ check_descriptor (const MxprovPluginInfo *info, const gchar *filename, GError **
                    "%s: plugin '%s' has no run function", filename, info->name);
       return FALSE;
     }
+  /* Entries added since ABI 1 came out of the padding: the size a plugin
+   * built for ABI 1 reports must stay what this host expects. */
+  G_STATIC_ASSERT (sizeof (MxprovPluginInfo) == 2 * sizeof (guint32) + 20 * sizeof (gpointer));
   for (gsize i = 0; i < G_N_ELEMENTS (info->padding); i++)
     {
       if (info->padding[i] != NULL)

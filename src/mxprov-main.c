@@ -29,6 +29,9 @@ print_usage (FILE *out)
            "  batch       create many accounts with one admin login, N at a time\n"
            "  inspect     decode and check a bundle, password masked\n"
            "  verify      log in with a bundle and check its account and room\n"
+           "  status      was the bundle used? each account's state, changing nothing\n"
+           "  revoke      take accounts back: deactivate them and remove their rooms\n"
+           "  reissue     a new password and bundle for an account not used yet\n"
            "  plugins     list the step plugins found and what they need and provide\n"
            "\n"
            "Options:\n"
@@ -98,6 +101,12 @@ main (int argc, char **argv)
     rc = mxprov_cmd_verify (argc - 1, argv + 1);
   else if (g_strcmp0 (argv[1], "batch") == 0)
     rc = mxprov_cmd_batch (argc - 1, argv + 1);
+  else if (g_strcmp0 (argv[1], "status") == 0)
+    rc = mxprov_cmd_status (argc - 1, argv + 1);
+  else if (g_strcmp0 (argv[1], "revoke") == 0)
+    rc = mxprov_cmd_revoke (argc - 1, argv + 1);
+  else if (g_strcmp0 (argv[1], "reissue") == 0)
+    rc = mxprov_cmd_reissue (argc - 1, argv + 1);
   else if (g_strcmp0 (argv[1], "plugins") == 0)
     rc = mxprov_cmd_plugins (argc - 1, argv + 1);
   else

@@ -329,9 +329,11 @@ grant_grace_time (MxprovContext *context)
     mxprov_http_set_deadline (http, g_get_monotonic_time () + MXPROV_PIPELINE_GRACE_US);
 }
 
-void
+gboolean
 mxprov_pipeline_rollback (MxprovPipeline *self, MxprovContext *context)
 {
+  gboolean all_undone = TRUE;
+
   grant_grace_time (context);
   /* The failed step too: it may have made something before it failed
    * (a user whose token request then failed). Rollback is best effort:
@@ -346,9 +348,13 @@ mxprov_pipeline_rollback (MxprovPipeline *self, MxprovContext *context)
         continue;
       g_debug ("step %s: rollback by plugin %s", info->step, info->name);
       if (!info->rollback (plugin, context, &error))
-        g_warning ("%s: rollback failed: %s", info->name,
-                   error != NULL ? error->message : "no reason given (a bug in the plugin)");
+        {
+          g_warning ("%s: rollback failed: %s", info->name,
+                     error != NULL ? error->message : "no reason given (a bug in the plugin)");
+          all_undone = FALSE;
+        }
     }
+  return all_undone;
 }
 
 void
@@ -367,6 +373,129 @@ mxprov_pipeline_cleanup (MxprovPipeline *self, MxprovContext *context)
           info->cleanup (plugin, context);
         }
     }
+}
+
+MxprovPlugin *
+mxprov_pipeline_get_plugin_for_step (MxprovPipeline *self, const gchar *step)
+{
+  for (guint i = 0; i < self->plugins->len; i++)
+    {
+      MxprovPlugin *plugin = g_ptr_array_index (self->plugins, i);
+      if (g_strcmp0 (mxprov_plugin_get_info_struct (plugin)->step, step) == 0)
+        return plugin;
+    }
+  return NULL;
+}
+
+static const gchar *
+entry_name (MxprovPipelineEntry entry)
+{
+  switch (entry)
+    {
+    case MXPROV_PIPELINE_ENTRY_STATUS:
+      return "status";
+    case MXPROV_PIPELINE_ENTRY_ADOPT:
+      return "adopt";
+    case MXPROV_PIPELINE_ENTRY_SET_PASSWORD:
+    default:
+      return "set_password";
+    }
+}
+
+static gboolean
+has_entry (const MxprovPluginInfo *info, MxprovPipelineEntry entry)
+{
+  switch (entry)
+    {
+    case MXPROV_PIPELINE_ENTRY_STATUS:
+      return info->status != NULL;
+    case MXPROV_PIPELINE_ENTRY_ADOPT:
+      return info->adopt != NULL;
+    case MXPROV_PIPELINE_ENTRY_SET_PASSWORD:
+    default:
+      return info->set_password != NULL;
+    }
+}
+
+/* A step that ran (or whose entry was called) gets rollback and cleanup. */
+static void
+mark_ran (MxprovPipeline *self, guint index)
+{
+  if (self->n_ran == 0)
+    self->first = index;
+  self->first = MIN (self->first, index);
+  self->n_ran = MAX (self->n_ran, index + 1);
+}
+
+gboolean
+mxprov_pipeline_call_entry (MxprovPipeline *self, MxprovContext *context,
+                            MxprovPipelineEntry entry, const gchar *first_step,
+                            const gchar *required_step, json_object *report, GError **error)
+{
+  MxprovPlugin *required = mxprov_pipeline_get_plugin_for_step (self, required_step);
+  gint wanted = mxprov_step_order (first_step);
+
+  if (required == NULL || !has_entry (mxprov_plugin_get_info_struct (required), entry))
+    {
+      g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_UNSUPPORTED,
+                   "not supported by %s: the plugin of step '%s' has no %s entry "
+                   "(mxprov-plugin(7), since mxprov 0.2)",
+                   required != NULL ? mxprov_plugin_get_name (required) : "this pipeline",
+                   required_step, entry_name (entry));
+      return FALSE;
+    }
+  for (guint i = 0; i < self->plugins->len; i++)
+    {
+      MxprovPlugin *plugin = g_ptr_array_index (self->plugins, i);
+      const MxprovPluginInfo *info = mxprov_plugin_get_info_struct (plugin);
+      g_autoptr(GError) error_local = NULL;
+      gboolean ok;
+
+      if (mxprov_step_order (info->step) < wanted || !has_entry (info, entry))
+        continue;
+      mark_ran (self, i);
+      g_debug ("step %s: %s by plugin %s", info->step, entry_name (entry), info->name);
+      switch (entry)
+        {
+        case MXPROV_PIPELINE_ENTRY_STATUS:
+          ok = info->status (plugin, context, report, &error_local);
+          break;
+        case MXPROV_PIPELINE_ENTRY_ADOPT:
+          ok = info->adopt (plugin, context, &error_local);
+          break;
+        case MXPROV_PIPELINE_ENTRY_SET_PASSWORD:
+        default:
+          ok = info->set_password (plugin, context, &error_local);
+          break;
+        }
+      if (ok)
+        continue;
+      if (error_local == NULL)
+        g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_PLUGIN_BUG,
+                     "%s: %s failed without saying why (a bug in the plugin; please report it)",
+                     info->name, entry_name (entry));
+      else
+        g_propagate_prefixed_error (error, g_steal_pointer (&error_local), "%s: ", info->name);
+      return FALSE;
+    }
+  return TRUE;
+}
+
+gboolean
+mxprov_pipeline_execute_step (MxprovPipeline *self, MxprovContext *context, const gchar *step,
+                              GError **error)
+{
+  for (guint i = 0; i < self->plugins->len; i++)
+    {
+      MxprovPlugin *plugin = g_ptr_array_index (self->plugins, i);
+      if (g_strcmp0 (mxprov_plugin_get_info_struct (plugin)->step, step) != 0)
+        continue;
+      mark_ran (self, i);
+      return run_step (plugin, context, error);
+    }
+  g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_CONTRACT,
+               "the pipeline has no %s step", step);
+  return FALSE;
 }
 
 gchar *

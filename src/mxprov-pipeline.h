@@ -13,6 +13,7 @@ typedef enum {
   MXPROV_PIPELINE_ERROR_MISSING_INPUT, /* a key the user must give (an option) is absent */
   MXPROV_PIPELINE_ERROR_CONTRACT,      /* a step needs a key nothing provides */
   MXPROV_PIPELINE_ERROR_PLUGIN_BUG,    /* a plugin broke its own contract at run time */
+  MXPROV_PIPELINE_ERROR_UNSUPPORTED,   /* a step's plugin lacks the entry a command needs */
 } MxprovPipelineError;
 GQuark mxprov_pipeline_error_quark (void);
 
@@ -60,10 +61,35 @@ gboolean mxprov_pipeline_execute (MxprovPipeline *self, MxprovContext *context,
  * the one shared auth step); rollback and cleanup then cover only those. */
 gboolean mxprov_pipeline_execute_from (MxprovPipeline *self, MxprovContext *context,
                                        const gchar *first_step, GError **error);
-/* Undo what the steps that ran made, the last (possibly failed) one first. */
-void mxprov_pipeline_rollback (MxprovPipeline *self, MxprovContext *context);
+/* Undo what the steps that ran made, the last (possibly failed) one first.
+ * Best effort: a failed undo is a warning and does not stop the others;
+ * FALSE if any failed. */
+gboolean mxprov_pipeline_rollback (MxprovPipeline *self, MxprovContext *context);
 /* Every step whose run was called gets its cleanup, in reverse order. */
 void mxprov_pipeline_cleanup (MxprovPipeline *self, MxprovContext *context);
+/* The optional entries for accounts made earlier (status, revoke, reissue). */
+typedef enum {
+  MXPROV_PIPELINE_ENTRY_STATUS,
+  MXPROV_PIPELINE_ENTRY_ADOPT,
+  MXPROV_PIPELINE_ENTRY_SET_PASSWORD,
+} MxprovPipelineEntry;
+
+/* Call `entry` of each step from `first_step` on that has it, in order
+ * (status fills `report`); those steps then get rollback and cleanup as
+ * if their run had been called. `required_step`'s plugin must have the
+ * entry: else nothing is called and the error (MXPROV_PIPELINE_ERROR_
+ * UNSUPPORTED) says the command is not supported by that plugin. Errors
+ * are prefixed with the plugin's name. May be called several times. */
+gboolean mxprov_pipeline_call_entry (MxprovPipeline *self, MxprovContext *context,
+                                     MxprovPipelineEntry entry, const gchar *first_step,
+                                     const gchar *required_step, json_object *report,
+                                     GError **error);
+/* Run one step's run (reissue: the bundle step, after set_password). */
+gboolean mxprov_pipeline_execute_step (MxprovPipeline *self, MxprovContext *context,
+                                       const gchar *step, GError **error);
+/* The plugin configured for `step`, or NULL. */
+MxprovPlugin *mxprov_pipeline_get_plugin_for_step (MxprovPipeline *self, const gchar *step);
+
 /* "user.id=@a:b, room.id=!c" for the non-secret keys the steps that ran
  * provided: what --no-rollback leaves behind. */
 gchar *mxprov_pipeline_describe_results (MxprovPipeline *self, MxprovContext *context);

@@ -84,6 +84,20 @@ mxprov_session_option_entries (MxprovSession *o)
 }
 
 GOptionEntry *
+mxprov_session_admin_option_entries (MxprovSession *o)
+{
+  GOptionEntry *entries = mxprov_session_option_entries (o);
+  gsize kept = 0;
+
+  /* everything but what only a new account needs */
+  for (gsize i = 0; entries[i].long_name != NULL; i++)
+    if (g_strcmp0 (entries[i].long_name, "display-name") != 0)
+      entries[kept++] = entries[i];
+  memset (&entries[kept], 0, sizeof entries[kept]);
+  return entries;
+}
+
+GOptionEntry *
 mxprov_session_bundle_option_entries (MxprovSession *o)
 {
   const GOptionEntry entries[] = {

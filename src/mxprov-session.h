@@ -42,6 +42,9 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MxprovSession, mxprov_session_free)
 
 /* The shared options, for g_option_context_add_main_entries; free with g_free. */
 GOptionEntry *mxprov_session_option_entries (MxprovSession *self);
+/* The same without --display-name: for the commands on accounts made
+ * earlier (status, revoke, reissue); free with g_free. */
+GOptionEntry *mxprov_session_admin_option_entries (MxprovSession *self);
 /* --bundle-version, for the commands that make bundles; free with g_free. */
 GOptionEntry *mxprov_session_bundle_option_entries (MxprovSession *self);
 /* Overwrite --admin-password values in the process's argv. */

@@ -69,10 +69,11 @@ header_cb (char *data, size_t size, size_t nmemb, void *user_data)
   return size * nmemb;
 }
 
-/* One request on a fresh connection; `path` is sent as given (encoded). */
+/* One request on a fresh connection; `path` is sent as given (encoded).
+ * libcurl sends no User-Agent unless `user_agent` is given. */
 static Response *
-http_url (const gchar *base_url, const gchar *method, const gchar *path,
-          const gchar *token, const gchar *body)
+http_url_ua (const gchar *base_url, const gchar *method, const gchar *path,
+             const gchar *token, const gchar *body, const gchar *user_agent)
 {
   Response *resp = g_new0 (Response, 1);
   g_autofree gchar *url = g_strconcat (base_url, path, NULL);
@@ -92,6 +93,8 @@ http_url (const gchar *base_url, const gchar *method, const gchar *path,
   curl_easy_setopt (curl, CURLOPT_WRITEDATA, resp->body);
   curl_easy_setopt (curl, CURLOPT_HEADERFUNCTION, header_cb);
   curl_easy_setopt (curl, CURLOPT_HEADERDATA, resp);
+  if (user_agent != NULL)
+    curl_easy_setopt (curl, CURLOPT_USERAGENT, user_agent);
   if (token != NULL)
     {
       auth = g_strdup_printf ("Authorization: Bearer %s", token);
@@ -124,6 +127,13 @@ http_url (const gchar *base_url, const gchar *method, const gchar *path,
   curl_slist_free_all (headers);
   curl_easy_cleanup (curl);
   return resp;
+}
+
+static Response *
+http_url (const gchar *base_url, const gchar *method, const gchar *path,
+          const gchar *token, const gchar *body)
+{
+  return http_url_ua (base_url, method, path, token, body, NULL);
 }
 
 static Response *
@@ -842,6 +852,570 @@ test_delete_room (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Admin reads and password resets */
+
+#define ALICE_DEVICES "/_synapse/admin/v2/users/%40alice%3Aexample.test/devices"
+
+/* a password login naming its device; NULL members are left out */
+static gchar *
+login_device (TestHomeserver *hs, const gchar *user, const gchar *password,
+              const gchar *device_id, const gchar *display_name)
+{
+  g_autoptr(json_object) obj = json_object_new_object ();
+  json_object *identifier = json_object_new_object ();
+  g_autoptr(Response) resp = NULL;
+
+  json_object_object_add (obj, "type", json_object_new_string ("m.login.password"));
+  json_object_object_add (identifier, "type", json_object_new_string ("m.id.user"));
+  json_object_object_add (identifier, "user", json_object_new_string (user));
+  json_object_object_add (obj, "identifier", identifier);
+  json_object_object_add (obj, "password", json_object_new_string (password));
+  if (device_id != NULL)
+    json_object_object_add (obj, "device_id", json_object_new_string (device_id));
+  if (display_name != NULL)
+    json_object_object_add (obj, "initial_device_display_name", json_object_new_string (display_name));
+  resp = http (hs, "POST", "/_matrix/client/v3/login", NULL, json_object_to_json_string (obj));
+  assert_ok (resp, 200);
+  return g_strdup (jstr (resp->json, "access_token"));
+}
+
+/* the entry of an admin devices list for device_id, or NULL */
+static json_object *
+find_device (json_object *list, const gchar *device_id)
+{
+  json_object *devices = jget (list, "devices");
+
+  g_assert_true (json_object_is_type (devices, json_type_array));
+  for (gsize i = 0; i < json_object_array_length (devices); i++)
+    {
+      json_object *device = json_object_array_get_idx (devices, i);
+      if (g_strcmp0 (jstr (device, "device_id"), device_id) == 0)
+        return device;
+    }
+  return NULL;
+}
+
+/* the member is there and is JSON null */
+static void
+assert_null_member (json_object *obj, const gchar *key)
+{
+  json_object *value = NULL;
+
+  g_assert_true (json_object_object_get_ex (obj, key, &value));
+  g_assert_null (value);
+}
+
+static gint64
+jint (json_object *obj, const gchar *key)
+{
+  json_object *value = jget (obj, key);
+
+  g_assert_true (json_object_is_type (value, json_type_int));
+  return json_object_get_int64 (value);
+}
+
+static gboolean
+jarray_has (json_object *arr, const gchar *s)
+{
+  g_assert_true (json_object_is_type (arr, json_type_array));
+  for (gsize i = 0; i < json_object_array_length (arr); i++)
+    {
+      if (g_strcmp0 (json_object_get_string (json_object_array_get_idx (arr, i)), s) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+/* Device names from login, and last_seen_* in the admin devices list: null
+ * until the device's token is used, then the time, IP and user agent of
+ * its latest request. */
+static void
+test_admin_user_devices (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login_device (hs, "admin", "adminpw", "ADMINDEV", NULL);
+  g_autofree gchar *phone = login_device (hs, "alice", "alicepw", "PHONE", "Lotti on my phone");
+  g_autofree gchar *unnamed = login_device (hs, "alice", "alicepw", "UNNAMED", NULL);
+  g_autofree gchar *again = login_device (hs, "alice", "alicepw", "PHONE", "another name");
+  g_autofree gchar *phone_name = test_homeserver_get_device_display_name (hs, ALICE, "PHONE");
+  g_autofree gchar *unnamed_name = test_homeserver_get_device_display_name (hs, ALICE, "UNNAMED");
+  g_autofree gchar *name_100 = g_strnfill (100, 'x');
+  g_autofree gchar *name_101 = g_strnfill (101, 'x');
+  g_autofree gchar *long_body = g_strdup_printf ("{\"type\":\"m.login.password\",\"user\":\"alice\","
+                                                 "\"password\":\"alicepw\",\"initial_device_display_name\":\"%s\"}",
+                                                 name_101);
+  g_autofree gchar *token_100 = NULL;
+  g_autoptr(GPtrArray) ids = test_homeserver_list_devices (hs, ALICE);
+  g_autoptr(Response) before = NULL;
+  g_autoptr(Response) use1 = NULL;
+  g_autoptr(Response) after1 = NULL;
+  g_autoptr(Response) use2 = NULL;
+  g_autoptr(Response) after2 = NULL;
+  g_autoptr(Response) own = NULL;
+  g_autoptr(Response) puppet = NULL;
+  g_autoptr(Response) puppet_use = NULL;
+  g_autoptr(Response) after_puppet = NULL;
+  g_autoptr(Response) too_long = NULL;
+  g_autoptr(Response) unknown = NULL;
+  g_autoptr(Response) remote = NULL;
+  g_autoptr(Response) not_a_user = NULL;
+  g_autoptr(Response) not_admin = NULL;
+  g_autoptr(Response) deactivated = NULL;
+  g_autoptr(Response) after_deactivation = NULL;
+  const gchar *seen_keys[] = { "last_seen_ts", "last_seen_ip", "last_seen_user_agent" };
+  json_object *device;
+  gint64 start_ms;
+  gint64 first_seen;
+
+  /* a second login on the same device ID keeps the first name */
+  g_assert_cmpstr (phone_name, ==, "Lotti on my phone");
+  g_assert_null (unnamed_name);
+  g_assert_cmpuint (ids->len, ==, 2);
+  g_assert_cmpstr (g_ptr_array_index (ids, 0), ==, "PHONE");
+  g_assert_cmpstr (g_ptr_array_index (ids, 1), ==, "UNNAMED");
+  g_assert_null (test_homeserver_get_device_display_name (hs, ALICE, "NOSUCH"));
+
+  before = http (hs, "GET", ALICE_DEVICES, admin, NULL);
+  assert_ok (before, 200);
+  g_assert_cmpint (jint (before->json, "total"), ==, 2);
+  g_assert_cmpuint (json_object_array_length (jget (before->json, "devices")), ==, 2);
+  device = find_device (before->json, "PHONE");
+  g_assert_nonnull (device);
+  g_assert_cmpint (json_object_object_length (device), ==, 6);
+  g_assert_cmpstr (jstr (device, "user_id"), ==, ALICE);
+  g_assert_cmpstr (jstr (device, "display_name"), ==, "Lotti on my phone");
+  /* a login is not an authenticated request: nothing seen yet */
+  for (guint i = 0; i < G_N_ELEMENTS (seen_keys); i++)
+    assert_null_member (device, seen_keys[i]);
+  device = find_device (before->json, "UNNAMED");
+  g_assert_nonnull (device);
+  assert_null_member (device, "display_name");
+  assert_null_member (device, "last_seen_ts");
+
+  start_ms = g_get_real_time () / 1000;
+  use1 = http_url_ua (test_homeserver_get_url (hs), "GET", "/_matrix/client/v3/account/whoami", phone, NULL,
+                      "Lotti/1.0");
+  assert_ok (use1, 200);
+  after1 = http (hs, "GET", ALICE_DEVICES, admin, NULL);
+  assert_ok (after1, 200);
+  device = find_device (after1->json, "PHONE");
+  first_seen = jint (device, "last_seen_ts");
+  g_assert_cmpint (first_seen, >=, start_ms);
+  g_assert_cmpint (first_seen, <=, g_get_real_time () / 1000);
+  g_assert_cmpstr (jstr (device, "last_seen_ip"), ==, "127.0.0.1");
+  g_assert_cmpstr (jstr (device, "last_seen_user_agent"), ==, "Lotti/1.0");
+  assert_null_member (find_device (after1->json, "UNNAMED"), "last_seen_ts");
+
+  /* it moves with every use; no User-Agent is recorded as "" */
+  g_usleep (20 * 1000);
+  use2 = http (hs, "GET", "/_matrix/client/v3/joined_rooms", phone, NULL);
+  assert_ok (use2, 200);
+  after2 = http (hs, "GET", ALICE_DEVICES, admin, NULL);
+  assert_ok (after2, 200);
+  device = find_device (after2->json, "PHONE");
+  g_assert_cmpint (jint (device, "last_seen_ts"), >, first_seen);
+  g_assert_cmpstr (jstr (device, "last_seen_user_agent"), ==, "");
+
+  /* the listing request itself counts for the admin's own device */
+  own = http (hs, "GET", "/_synapse/admin/v2/users/%40admin%3Aexample.test/devices", admin, NULL);
+  assert_ok (own, 200);
+  g_assert_cmpint (jint (own->json, "total"), ==, 1);
+  g_assert_cmpint (jint (find_device (own->json, "ADMINDEV"), "last_seen_ts"), >=, start_ms);
+
+  /* a puppet token has no device: no device appears and none is seen */
+  puppet = http (hs, "POST", "/_synapse/admin/v1/users/%40alice%3Aexample.test/login", admin, "{}");
+  assert_ok (puppet, 200);
+  puppet_use = http (hs, "GET", "/_matrix/client/v3/account/whoami", jstr (puppet->json, "access_token"), NULL);
+  assert_ok (puppet_use, 200);
+  after_puppet = http (hs, "GET", ALICE_DEVICES, admin, NULL);
+  assert_ok (after_puppet, 200);
+  g_assert_cmpint (jint (after_puppet->json, "total"), ==, 2);
+  assert_null_member (find_device (after_puppet->json, "UNNAMED"), "last_seen_ts");
+
+  /* Synapse's limit on device names, checked after the password */
+  token_100 = login_device (hs, "alice", "alicepw", NULL, name_100);
+  g_assert_nonnull (token_100);
+  too_long = http (hs, "POST", "/_matrix/client/v3/login", NULL, long_body);
+  assert_error (too_long, 400, "M_TOO_LARGE");
+  g_assert_cmpstr (jstr (too_long->json, "error"), ==, "Device display name is too long (max 100)");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 3);
+
+  unknown = http (hs, "GET", "/_synapse/admin/v2/users/%40nobody%3Aexample.test/devices", admin, NULL);
+  assert_error (unknown, 404, "M_NOT_FOUND");
+  g_assert_cmpstr (jstr (unknown->json, "error"), ==, "Unknown user");
+  remote = http (hs, "GET", "/_synapse/admin/v2/users/%40alice%3Aelsewhere.test/devices", admin, NULL);
+  assert_error (remote, 400, "M_UNKNOWN");
+  g_assert_cmpstr (jstr (remote->json, "error"), ==, "Can only lookup local users");
+  not_a_user = http (hs, "GET", "/_synapse/admin/v2/users/alice/devices", admin, NULL);
+  assert_error (not_a_user, 400, "M_INVALID_PARAM");
+  not_admin = http (hs, "GET", ALICE_DEVICES, phone, NULL);
+  assert_error (not_admin, 403, "M_FORBIDDEN");
+
+  /* a deactivated account is still known, without devices */
+  deactivated = http (hs, "POST", "/_synapse/admin/v1/deactivate/%40alice%3Aexample.test", admin, "{}");
+  assert_ok (deactivated, 200);
+  after_deactivation = http (hs, "GET", ALICE_DEVICES, admin, NULL);
+  assert_ok (after_deactivation, 200);
+  g_assert_cmpint (jint (after_deactivation->json, "total"), ==, 0);
+  g_assert_cmpuint (json_object_array_length (jget (after_deactivation->json, "devices")), ==, 0);
+}
+
+/* Synapse checks nothing about the user: unknown, remote or not even a
+ * user ID, the answer is an empty list */
+static void
+test_admin_user_joined_rooms (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *room1 = create_room (hs, alice, room_body);
+  g_autofree gchar *room2 = create_room (hs, alice, "{}");
+  g_autofree gchar *admin_room = create_room (hs, admin, "{}");
+  g_autofree gchar *escaped = g_uri_escape_string (room2, NULL, FALSE);
+  g_autofree gchar *leave_path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/leave", escaped);
+  const gchar *empty_ones[] = {
+    "/_synapse/admin/v1/users/%40nobody%3Aexample.test/joined_rooms",
+    "/_synapse/admin/v1/users/%40alice%3Aelsewhere.test/joined_rooms",
+    "/_synapse/admin/v1/users/alice/joined_rooms",
+  };
+  g_autoptr(Response) both = http (hs, "GET", "/_synapse/admin/v1/users/%40alice%3Aexample.test/joined_rooms",
+                                   admin, NULL);
+  g_autoptr(Response) left = NULL;
+  g_autoptr(Response) one = NULL;
+  g_autoptr(Response) not_admin = NULL;
+
+  assert_ok (both, 200);
+  g_assert_cmpint (jint (both->json, "total"), ==, 2);
+  g_assert_cmpuint (json_object_array_length (jget (both->json, "joined_rooms")), ==, 2);
+  g_assert_true (jarray_has (jget (both->json, "joined_rooms"), room1));
+  g_assert_true (jarray_has (jget (both->json, "joined_rooms"), room2));
+  g_assert_false (jarray_has (jget (both->json, "joined_rooms"), admin_room));
+
+  left = http (hs, "POST", leave_path, alice, "{}");
+  assert_ok (left, 200);
+  one = http (hs, "GET", "/_synapse/admin/v1/users/%40alice%3Aexample.test/joined_rooms", admin, NULL);
+  assert_ok (one, 200);
+  g_assert_cmpint (jint (one->json, "total"), ==, 1);
+  g_assert_cmpstr (json_object_get_string (json_object_array_get_idx (jget (one->json, "joined_rooms"), 0)), ==,
+                   room1);
+
+  for (guint i = 0; i < G_N_ELEMENTS (empty_ones); i++)
+    {
+      g_autoptr(Response) resp = http (hs, "GET", empty_ones[i], admin, NULL);
+      assert_ok (resp, 200);
+      g_assert_cmpint (jint (resp->json, "total"), ==, 0);
+      g_assert_cmpuint (json_object_array_length (jget (resp->json, "joined_rooms")), ==, 0);
+    }
+  not_admin = http (hs, "GET", "/_synapse/admin/v1/users/%40alice%3Aexample.test/joined_rooms", alice, NULL);
+  assert_error (not_admin, 403, "M_FORBIDDEN");
+}
+
+/* the state event of that type (state_key "") in an admin state answer */
+static json_object *
+find_state (json_object *answer, const gchar *type)
+{
+  json_object *state = jget (answer, "state");
+
+  g_assert_true (json_object_is_type (state, json_type_array));
+  for (gsize i = 0; i < json_object_array_length (state); i++)
+    {
+      json_object *ev = json_object_array_get_idx (state, i);
+      if (g_strcmp0 (jstr (ev, "type"), type) == 0 && g_strcmp0 (jstr (ev, "state_key"), "") == 0)
+        return ev;
+    }
+  return NULL;
+}
+
+static void
+test_admin_room_details (void)
+{
+  static const gchar *members[] = {
+    "room_id", "name", "canonical_alias", "joined_members", "joined_local_members", "version",
+    "creator", "encryption", "federatable", "public", "join_rules", "guest_access",
+    "history_visibility", "state_events", "avatar", "topic", "room_type", "joined_local_devices",
+    "forgotten",
+  };
+  static const gchar public_body[] =
+    "{\"visibility\":\"public\",\"name\":\"second\",\"topic\":\"about\","
+    "\"initial_state\":[{\"type\":\"m.room.name\",\"content\":{\"name\":\"first\"}}]}";
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *private_id = create_room (hs, alice, room_body);
+  g_autofree gchar *public_id = create_room (hs, alice, public_body);
+  g_autofree gchar *private_esc = g_uri_escape_string (private_id, NULL, FALSE);
+  g_autofree gchar *public_esc = g_uri_escape_string (public_id, NULL, FALSE);
+  g_autofree gchar *private_path = g_strdup_printf ("/_synapse/admin/v1/rooms/%s", private_esc);
+  g_autofree gchar *private_state = g_strdup_printf ("/_synapse/admin/v1/rooms/%s/state", private_esc);
+  g_autofree gchar *public_path = g_strdup_printf ("/_synapse/admin/v1/rooms/%s", public_esc);
+  g_autofree gchar *public_state = g_strdup_printf ("/_synapse/admin/v1/rooms/%s/state", public_esc);
+  g_autofree gchar *client_state = g_strdup_printf ("/_matrix/client/v3/rooms/%s/state", private_esc);
+  g_autofree gchar *leave_path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/leave", public_esc);
+  g_autofree gchar *forget_path = g_strdup_printf ("/_matrix/client/v3/rooms/%s/forget", public_esc);
+  g_autoptr(Response) details = http (hs, "GET", private_path, admin, NULL);
+  g_autoptr(Response) state = http (hs, "GET", private_state, admin, NULL);
+  g_autoptr(Response) client = http (hs, "GET", client_state, admin, NULL);
+  g_autoptr(Response) pub = http (hs, "GET", public_path, admin, NULL);
+  g_autoptr(Response) pub_state = http (hs, "GET", public_state, admin, NULL);
+  g_autoptr(Response) not_admin = http (hs, "GET", private_path, alice, NULL);
+  g_autoptr(Response) not_admin_state = http (hs, "GET", private_state, alice, NULL);
+  g_autoptr(Response) unknown = http (hs, "GET", "/_synapse/admin/v1/rooms/%21nope%3Aexample.test", admin, NULL);
+  g_autoptr(Response) unknown_state = http (hs, "GET", "/_synapse/admin/v1/rooms/%21nope%3Aexample.test/state",
+                                            admin, NULL);
+  g_autoptr(Response) left = NULL;
+  g_autoptr(Response) forgot = NULL;
+  g_autoptr(Response) forgotten = NULL;
+  g_autoptr(Response) deleted = NULL;
+  g_autoptr(Response) gone = NULL;
+  g_autoptr(Response) gone_state = NULL;
+  json_object *obj;
+  json_object *ev;
+
+  assert_ok (details, 200);
+  obj = details->json;
+  for (guint i = 0; i < G_N_ELEMENTS (members); i++)
+    g_assert_true (json_object_object_get_ex (obj, members[i], NULL));
+  g_assert_cmpint (json_object_object_length (obj), ==, G_N_ELEMENTS (members));
+  g_assert_cmpstr (jstr (obj, "room_id"), ==, private_id);
+  g_assert_cmpstr (jstr (obj, "name"), ==, "mxprov sync");
+  assert_null_member (obj, "canonical_alias");
+  g_assert_cmpint (jint (obj, "joined_members"), ==, 1);
+  g_assert_cmpint (jint (obj, "joined_local_members"), ==, 1);
+  g_assert_cmpstr (jstr (obj, "version"), ==, "9");
+  g_assert_cmpstr (jstr (obj, "creator"), ==, ALICE);
+  g_assert_cmpstr (jstr (obj, "encryption"), ==, "m.megolm.v1.aes-sha2");
+  g_assert_false (json_object_get_boolean (jget (obj, "federatable")));
+  g_assert_true (json_object_is_type (jget (obj, "public"), json_type_boolean));
+  g_assert_false (json_object_get_boolean (jget (obj, "public")));
+  g_assert_cmpstr (jstr (obj, "join_rules"), ==, "invite");
+  g_assert_cmpstr (jstr (obj, "guest_access"), ==, "can_join");
+  g_assert_cmpstr (jstr (obj, "history_visibility"), ==, "shared");
+  /* create, member, power levels, join rules, history, guest access, the
+   * two initial_state events, name */
+  g_assert_cmpint (jint (obj, "state_events"), ==, 9);
+  assert_null_member (obj, "avatar");
+  assert_null_member (obj, "topic");
+  assert_null_member (obj, "room_type");
+  g_assert_cmpint (jint (obj, "joined_local_devices"), ==, 1);
+  g_assert_false (json_object_get_boolean (jget (obj, "forgotten")));
+
+  /* the full state, for an admin who is not in the room (the client API
+   * refuses that) */
+  assert_error (client, 403, "M_FORBIDDEN");
+  assert_ok (state, 200);
+  g_assert_cmpuint (json_object_array_length (jget (state->json, "state")), ==, 9);
+  ev = find_state (state->json, "m.room.create");
+  g_assert_nonnull (ev);
+  g_assert_cmpstr (jstr (ev, "sender"), ==, ALICE);
+  g_assert_cmpstr (jstr (ev, "user_id"), ==, ALICE);
+  g_assert_cmpstr (jstr (ev, "room_id"), ==, private_id);
+  g_assert_true (g_str_has_prefix (jstr (ev, "event_id"), "$"));
+  g_assert_cmpint (jint (ev, "origin_server_ts"), >, 0);
+  g_assert_cmpint (jint (ev, "age"), >=, 0);
+  g_assert_cmpint (jint (jget (ev, "unsigned"), "age"), >=, 0);
+  g_assert_cmpstr (jstr (jget (ev, "content"), "creator"), ==, ALICE);
+  g_assert_false (json_object_get_boolean (jget (jget (ev, "content"), "m.federate")));
+  g_assert_null (jget (ev, "replaces_state"));
+  ev = find_state (state->json, "org.example.marker");
+  g_assert_nonnull (ev);
+  g_assert_cmpint (jint (jget (ev, "content"), "v"), ==, 1);
+
+  /* the public room: another preset, and a name that replaced another */
+  assert_ok (pub, 200);
+  g_assert_cmpstr (jstr (pub->json, "name"), ==, "second");
+  g_assert_cmpstr (jstr (pub->json, "topic"), ==, "about");
+  g_assert_true (json_object_get_boolean (jget (pub->json, "public")));
+  g_assert_true (json_object_get_boolean (jget (pub->json, "federatable")));
+  g_assert_cmpstr (jstr (pub->json, "join_rules"), ==, "public");
+  assert_null_member (pub->json, "guest_access");
+  assert_null_member (pub->json, "encryption");
+  assert_ok (pub_state, 200);
+  ev = find_state (pub_state->json, "m.room.name");
+  g_assert_cmpstr (jstr (jget (ev, "content"), "name"), ==, "second");
+  g_assert_true (g_str_has_prefix (jstr (ev, "replaces_state"), "$"));
+  g_assert_cmpstr (jstr (jget (ev, "unsigned"), "replaces_state"), ==, jstr (ev, "replaces_state"));
+  g_assert_cmpstr (jstr (ev, "replaces_state"), !=, jstr (ev, "event_id"));
+
+  assert_error (not_admin, 403, "M_FORBIDDEN");
+  assert_error (not_admin_state, 403, "M_FORBIDDEN");
+  assert_error (unknown, 404, "M_NOT_FOUND");
+  g_assert_cmpstr (jstr (unknown->json, "error"), ==, "Room not found");
+  assert_error (unknown_state, 404, "M_NOT_FOUND");
+  g_assert_cmpstr (jstr (unknown_state->json, "error"), ==, "Room not found");
+
+  /* forgotten once no local member's membership is left unforgotten */
+  left = http (hs, "POST", leave_path, alice, "{}");
+  assert_ok (left, 200);
+  forgot = http (hs, "POST", forget_path, alice, "{}");
+  assert_ok (forgot, 200);
+  forgotten = http (hs, "GET", public_path, admin, NULL);
+  assert_ok (forgotten, 200);
+  g_assert_true (json_object_get_boolean (jget (forgotten->json, "forgotten")));
+  g_assert_cmpint (jint (forgotten->json, "joined_members"), ==, 0);
+  g_assert_cmpint (jint (forgotten->json, "joined_local_devices"), ==, 0);
+
+  /* purged: gone from both */
+  g_assert_true (test_homeserver_room_exists (hs, private_id));
+  deleted = http (hs, "DELETE", private_path, admin, "{\"purge\":true}");
+  assert_ok (deleted, 200);
+  g_assert_false (test_homeserver_room_exists (hs, private_id));
+  g_assert_true (test_homeserver_room_exists (hs, public_id));
+  g_assert_false (test_homeserver_room_exists (hs, "!nope:example.test"));
+  gone = http (hs, "GET", private_path, admin, NULL);
+  assert_error (gone, 404, "M_NOT_FOUND");
+  g_assert_cmpstr (jstr (gone->json, "error"), ==, "Room not found");
+  gone_state = http (hs, "GET", private_state, admin, NULL);
+  assert_error (gone_state, 404, "M_NOT_FOUND");
+}
+
+static void
+assert_password (TestHomeserver *hs, const gchar *user_id, const gchar *password)
+{
+  g_autofree gchar *pw = test_homeserver_get_user_password (hs, user_id);
+
+  g_assert_cmpstr (pw, ==, password);
+}
+
+static void
+assert_token_status (TestHomeserver *hs, const gchar *token, long status)
+{
+  g_autoptr(Response) resp = http (hs, "GET", "/_matrix/client/v3/account/whoami", token, NULL);
+
+  if (status == 200)
+    assert_ok (resp, 200);
+  else
+    assert_error (resp, status, "M_UNKNOWN_TOKEN");
+}
+
+static gchar *
+puppet_token (TestHomeserver *hs, const gchar *admin, const gchar *escaped_user_id)
+{
+  g_autofree gchar *path = g_strdup_printf ("/_synapse/admin/v1/users/%s/login", escaped_user_id);
+  g_autoptr(Response) resp = http (hs, "POST", path, admin, "{}");
+
+  assert_ok (resp, 200);
+  return g_strdup (jstr (resp->json, "access_token"));
+}
+
+#define RESET_ALICE "/_synapse/admin/v1/reset_password/%40alice%3Aexample.test"
+
+static void
+test_admin_reset_password (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *t1 = login (hs, "alice", "alicepw");
+  g_autofree gchar *t2 = login (hs, "alice", "alicepw");
+  g_autofree gchar *puppet = puppet_token (hs, admin, "%40alice%3Aexample.test");
+  g_autofree gchar *t3 = NULL;
+  g_autofree gchar *new_pw = password_body ("alice", "pw2");
+  g_autofree gchar *old_pw = password_body ("alice", "alicepw");
+  g_autoptr(Response) keep = http (hs, "POST", RESET_ALICE, admin, "{\"new_password\":\"pw2\",\"logout_devices\":false}");
+  g_autoptr(Response) new_login = NULL;
+  g_autoptr(Response) old_login = NULL;
+  g_autoptr(Response) falsy = NULL;
+  g_autoptr(Response) truthy = NULL;
+  g_autoptr(Response) by_default = NULL;
+  g_autoptr(Response) missing = NULL;
+  g_autoptr(Response) not_string = NULL;
+  g_autoptr(Response) not_json = NULL;
+  g_autoptr(Response) unknown = NULL;
+  g_autoptr(Response) remote = NULL;
+  g_autoptr(Response) not_a_user = NULL;
+  g_autoptr(Response) not_admin = NULL;
+  g_autoptr(Response) deactivate = NULL;
+  g_autoptr(Response) reset_deactivated = NULL;
+  g_autoptr(Response) deactivated_login = NULL;
+  g_autoptr(Response) disabled = NULL;
+
+  /* logout_devices false: only the password changes */
+  assert_ok (keep, 200);
+  g_assert_cmpint (json_object_object_length (keep->json), ==, 0);
+  assert_password (hs, ALICE, "pw2");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 2);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 3);
+  assert_token_status (hs, t1, 200);
+  assert_token_status (hs, t2, 200);
+  new_login = http (hs, "POST", "/_matrix/client/v3/login", NULL, new_pw);
+  assert_ok (new_login, 200);
+  t3 = g_strdup (jstr (new_login->json, "access_token"));
+  old_login = http (hs, "POST", "/_matrix/client/v3/login", NULL, old_pw);
+  assert_error (old_login, 403, "M_FORBIDDEN");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 3);
+
+  /* no type check in Synapse: a falsy value keeps the devices... */
+  falsy = http (hs, "POST", RESET_ALICE, admin, "{\"new_password\":\"pw3\",\"logout_devices\":0}");
+  assert_ok (falsy, 200);
+  assert_password (hs, ALICE, "pw3");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 3);
+
+  /* ...and any truthy one, even "no", logs them out. Every device and
+   * device token goes; the admin's puppet token is stored as the admin's and
+   * survives, and so does the admin's own session. */
+  truthy = http (hs, "POST", RESET_ALICE, admin, "{\"new_password\":\"pw4\",\"logout_devices\":\"no\"}");
+  assert_ok (truthy, 200);
+  assert_password (hs, ALICE, "pw4");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 1);
+  assert_token_status (hs, t1, 401);
+  assert_token_status (hs, t2, 401);
+  assert_token_status (hs, t3, 401);
+  assert_token_status (hs, puppet, 200);
+  assert_token_status (hs, admin, 200);
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ADMIN), ==, 1);
+
+  /* the default is true */
+  g_free (t1);
+  t1 = login (hs, "alice", "pw4");
+  by_default = http (hs, "POST", RESET_ALICE, admin, "{\"new_password\":\"pw5\"}");
+  assert_ok (by_default, 200);
+  assert_password (hs, ALICE, "pw5");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 0);
+  assert_token_status (hs, t1, 401);
+
+  missing = http (hs, "POST", RESET_ALICE, admin, "{\"logout_devices\":false}");
+  assert_error (missing, 400, "M_MISSING_PARAM");
+  g_assert_cmpstr (jstr (missing->json, "error"), ==, "Missing params: ['new_password']");
+  /* bcrypt on something that is no string raises */
+  not_string = http (hs, "POST", RESET_ALICE, admin, "{\"new_password\":12345678}");
+  assert_error (not_string, 500, "M_UNKNOWN");
+  not_json = http (hs, "POST", RESET_ALICE, admin, NULL);
+  assert_error (not_json, 400, "M_NOT_JSON");
+  assert_password (hs, ALICE, "pw5");
+
+  unknown = http (hs, "POST", "/_synapse/admin/v1/reset_password/%40nobody%3Aexample.test", admin,
+                  "{\"new_password\":\"x\"}");
+  assert_error (unknown, 404, "M_NOT_FOUND");
+  g_assert_cmpstr (jstr (unknown->json, "error"), ==, "Unknown user");
+  remote = http (hs, "POST", "/_synapse/admin/v1/reset_password/%40alice%3Aelsewhere.test", admin,
+                 "{\"new_password\":\"x\"}");
+  assert_error (remote, 404, "M_NOT_FOUND");
+  not_a_user = http (hs, "POST", "/_synapse/admin/v1/reset_password/alice", admin, "{\"new_password\":\"x\"}");
+  assert_error (not_a_user, 400, "M_INVALID_PARAM");
+  not_admin = http (hs, "POST", "/_synapse/admin/v1/reset_password/%40admin%3Aexample.test", puppet,
+                    "{\"new_password\":\"x\"}");
+  assert_error (not_admin, 403, "M_FORBIDDEN");
+  assert_password (hs, ADMIN, "adminpw");
+
+  /* a deactivated account gets the password and stays deactivated */
+  deactivate = http (hs, "POST", "/_synapse/admin/v1/deactivate/%40alice%3Aexample.test", admin, "{}");
+  assert_ok (deactivate, 200);
+  reset_deactivated = http (hs, "POST", RESET_ALICE, admin, "{\"new_password\":\"pw6\"}");
+  assert_ok (reset_deactivated, 200);
+  assert_password (hs, ALICE, "pw6");
+  g_assert_true (test_homeserver_user_is_deactivated (hs, ALICE));
+  deactivated_login = http (hs, "POST", "/_matrix/client/v3/login", NULL,
+                            "{\"type\":\"m.login.password\",\"user\":\"alice\",\"password\":\"pw6\"}");
+  assert_error (deactivated_login, 403, "M_USER_DEACTIVATED");
+
+  test_homeserver_set_password_login (hs, FALSE);
+  disabled = http (hs, "POST", RESET_ALICE, admin, "{\"new_password\":\"pw7\"}");
+  assert_error (disabled, 403, "M_FORBIDDEN");
+  g_assert_cmpstr (jstr (disabled->json, "error"), ==, "Password change disabled");
+  assert_password (hs, ALICE, "pw6");
+}
+
+/* ------------------------------------------------------------------------ */
 /* Faults */
 
 static void
@@ -1046,15 +1620,20 @@ test_request_delay (void)
   g_assert_cmpuint (test_homeserver_count_requests (hs, NULL, "/_matrix/client/versions"), ==, 4);
 }
 
-/* The bench's Synapse model: a password login pays bcrypt's 280 ms.
+/* The bench's Synapse model: a password login pays bcrypt's 280 ms, and so
+ * does each password a password change checks or sets.
  * Only lower bounds: a timer never fires early, a busy machine is slower. */
 static void
 test_synapse_costs (void)
 {
   g_autoptr(TestHomeserver) hs = start_server (FALSE);
   g_autofree gchar *body = password_body ("admin", "adminpw");
+  g_autofree gchar *alice = NULL;
+  g_autofree gchar *change_body = NULL;
   g_autoptr(Response) versions = NULL;
   g_autoptr(Response) logged_in = NULL;
+  g_autoptr(Response) reset = NULL;
+  g_autoptr(Response) changed = NULL;
 
   test_homeserver_set_synapse_costs (hs, TRUE);
   versions = http (hs, "GET", "/_matrix/client/versions", NULL, NULL);
@@ -1063,6 +1642,19 @@ test_synapse_costs (void)
   logged_in = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
   assert_ok (logged_in, 200);
   g_assert_cmpint (logged_in->elapsed_us, >=, 280000);
+
+  /* setting a password: bcrypt once for reset_password; twice for
+   * account/password, the old password of the auth and the new one */
+  reset = http (hs, "POST", "/_synapse/admin/v1/reset_password/%40alice%3Aexample.test",
+                jstr (logged_in->json, "access_token"), "{\"new_password\":\"pw2\",\"logout_devices\":false}");
+  assert_ok (reset, 200);
+  g_assert_cmpint (reset->elapsed_us, >=, 280000);
+  alice = login (hs, "alice", "pw2");
+  change_body = g_strdup_printf ("{\"auth\":{\"type\":\"m.login.password\",\"identifier\":{\"type\":\"m.id.user\","
+                                 "\"user\":\"alice\"},\"password\":\"pw2\"},\"new_password\":\"pw3\"}");
+  changed = http (hs, "POST", "/_matrix/client/r0/account/password", alice, change_body);
+  assert_ok (changed, 200);
+  g_assert_cmpint (changed->elapsed_us, >=, 560000);
 }
 
 static void
@@ -1578,6 +2170,42 @@ test_shared_secret_dendrite (void)
 /* ------------------------------------------------------------------------ */
 /* Dendrite mode */
 
+/* The device a shared-secret registration creates: Synapse names it from
+ * initial_device_display_name (and refuses a long name only after creating
+ * the account); Dendrite after the user. */
+static void
+test_shared_secret_device_names (void)
+{
+  g_autoptr(TestHomeserver) synapse = start_empty_server (TEST_HOMESERVER_SYNAPSE);
+  g_autoptr(TestHomeserver) dendrite = start_empty_server (TEST_HOMESERVER_DENDRITE);
+  g_autofree gchar *n1 = get_nonce (synapse);
+  g_autofree gchar *n2 = get_nonce (synapse);
+  g_autofree gchar *n3 = get_nonce (dendrite);
+  g_autofree gchar *long_name = g_strnfill (101, 'x');
+  g_autofree gchar *long_member = g_strdup_printf (",\"initial_device_display_name\":\"%s\"", long_name);
+  g_autofree gchar *named = NULL;
+  g_autofree gchar *dendrite_name = NULL;
+  g_autoptr(Response) created = register_user (synapse, n1, "bob", "bobpw", FALSE, NULL,
+                                               ",\"device_id\":\"BOX\",\"initial_device_display_name\":\"mxprov\"");
+  g_autoptr(Response) too_long = register_user (synapse, n2, "carol", "carolpw", FALSE, NULL, long_member);
+  g_autoptr(Response) d_created = register_user (dendrite, n3, "Erin", "erinpassword", FALSE, NULL,
+                                                 ",\"initial_device_display_name\":\"ignored\"");
+
+  assert_ok (created, 200);
+  g_assert_cmpstr (jstr (created->json, "device_id"), ==, "BOX");
+  named = test_homeserver_get_device_display_name (synapse, BOB, "BOX");
+  g_assert_cmpstr (named, ==, "mxprov");
+
+  assert_error (too_long, 400, "M_TOO_LARGE");
+  g_assert_true (test_homeserver_user_exists (synapse, "@carol:example.test"));
+  g_assert_cmpuint (test_homeserver_count_devices (synapse, "@carol:example.test"), ==, 0);
+
+  assert_ok (d_created, 200);
+  dendrite_name = test_homeserver_get_device_display_name (dendrite, "@erin:example.test",
+                                                           "shared_secret_registration");
+  g_assert_cmpstr (dendrite_name, ==, "erin");
+}
+
 static void
 test_dendrite_mode (void)
 {
@@ -1595,6 +2223,11 @@ test_dendrite_mode (void)
     { "POST", "/_synapse/admin/v1/deactivate/%40alice%3Aexample.test", "{\"erase\":true}" },
     { "DELETE", "/_synapse/admin/v1/rooms/%21x%3Aexample.test", "{\"purge\":true}" },
     { "GET", "/_synapse/admin/v1/register", NULL },
+    { "GET", "/_synapse/admin/v2/users/%40alice%3Aexample.test/devices", NULL },
+    { "GET", "/_synapse/admin/v1/users/%40alice%3Aexample.test/joined_rooms", NULL },
+    { "POST", "/_synapse/admin/v1/reset_password/%40alice%3Aexample.test", "{\"new_password\":\"x\"}" },
+    { "GET", "/_synapse/admin/v1/rooms/%21x%3Aexample.test", NULL },
+    { "GET", "/_synapse/admin/v1/rooms/%21x%3Aexample.test/state", NULL },
   };
   g_autoptr(TestHomeserver) hs = start_server (FALSE);
   g_autofree gchar *body = password_body ("admin", "adminpw");
@@ -1835,6 +2468,209 @@ test_self_deactivate_dendrite (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Password change with user-interactive auth, as the Matrix Dart SDK does it */
+
+#define PASSWORD_PATH "/_matrix/client/v3/account/password"
+
+/* {"auth": uia_body's, "new_password"?, "logout_devices"?}; NULL members
+ * are left out, logout_devices is "true" or "false" as JSON text */
+static gchar *
+password_change_body (const gchar *user, const gchar *password, const gchar *session,
+                      const gchar *new_password, const gchar *logout_devices)
+{
+  g_autofree gchar *auth = user != NULL ? uia_body (user, password, session) : g_strdup ("{}");
+  g_autoptr(GString) body = g_string_new_len (auth, (gssize) strlen (auth) - 1);
+
+  if (new_password != NULL)
+    g_string_append_printf (body, "%s\"new_password\":\"%s\"", body->len > 1 ? "," : "", new_password);
+  if (logout_devices != NULL)
+    g_string_append_printf (body, "%s\"logout_devices\":%s", body->len > 1 ? "," : "", logout_devices);
+  g_string_append_c (body, '}');
+  return g_string_free (g_steal_pointer (&body), FALSE);
+}
+
+static void
+test_account_password (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *mine = login_device (hs, "alice", "alicepw", "MINE", "Lotti");
+  g_autofree gchar *other1 = login_device (hs, "alice", "alicepw", "OTHER1", NULL);
+  g_autofree gchar *other2 = login_device (hs, "alice", "alicepw", "OTHER2", NULL);
+  g_autofree gchar *puppet = puppet_token (hs, admin, "%40alice%3Aexample.test");
+  g_autofree gchar *session = NULL;
+  g_autofree gchar *start = password_change_body (NULL, NULL, NULL, "newpw", NULL);
+  g_autofree gchar *wrong = NULL;
+  g_autofree gchar *right = NULL;
+  g_autofree gchar *bobs = password_change_body ("bob", "bobpw", NULL, "bobsays", NULL);
+  g_autofree gchar *new_login = password_body (ALICE, "newpw");
+  g_autofree gchar *old_login = password_body (ALICE, "alicepw");
+  g_autoptr(GPtrArray) devices = NULL;
+  g_autoptr(Response) challenge = NULL;
+  g_autoptr(Response) refused = NULL;
+  g_autoptr(Response) someone_else = NULL;
+  g_autoptr(Response) done = NULL;
+  g_autoptr(Response) logged_in = NULL;
+  g_autoptr(Response) old_refused = NULL;
+  g_autoptr(Response) r0_path = NULL;
+  g_autoptr(Response) bad_token = NULL;
+  json_object *completed;
+
+  test_homeserver_add_user (hs, "bob", "bobpw", FALSE);
+
+  /* no auth yet: the flows and a session, new_password kept for later */
+  challenge = http (hs, "POST", PASSWORD_PATH, mine, start);
+  assert_uia_challenge (challenge, NULL);
+  g_assert_false (json_object_object_get_ex (challenge->json, "completed", NULL));
+  session = g_strdup (jstr (challenge->json, "session"));
+  assert_password (hs, ALICE, "alicepw");
+
+  /* the wrong old password: the challenge again, with the stage's error */
+  wrong = password_change_body (ALICE, "nope", session, "newpw", NULL);
+  refused = http (hs, "POST", PASSWORD_PATH, mine, wrong);
+  assert_uia_challenge (refused, "M_FORBIDDEN");
+  g_assert_cmpstr (jstr (refused->json, "error"), ==, "Invalid username or password");
+  g_assert_cmpstr (jstr (refused->json, "session"), ==, session);
+  completed = jget (refused->json, "completed");
+  g_assert_true (json_object_is_type (completed, json_type_array));
+  g_assert_cmpuint (json_object_array_length (completed), ==, 0);
+  assert_password (hs, ALICE, "alicepw");
+
+  /* someone else's password, in a session of its own */
+  someone_else = http (hs, "POST", PASSWORD_PATH, mine, bobs);
+  assert_error (someone_else, 403, "M_FORBIDDEN");
+  g_assert_cmpstr (jstr (someone_else->json, "error"), ==, "Invalid auth");
+  assert_password (hs, ALICE, "alicepw");
+  assert_password (hs, BOB, "bobpw");
+
+  /* the session is bound to the URI that started it */
+  right = password_change_body (ALICE, "alicepw", session, "newpw", NULL);
+  r0_path = http (hs, "POST", "/_matrix/client/r0/account/password", mine, right);
+  assert_error (r0_path, 403, "M_FORBIDDEN");
+  g_assert_cmpstr (jstr (r0_path->json, "error"), ==,
+                   "Requested operation has changed during the UI authentication session.");
+
+  bad_token = http (hs, "POST", PASSWORD_PATH, "syt_nosuchtoken", right);
+  assert_error (bad_token, 401, "M_UNKNOWN_TOKEN");
+  assert_password (hs, ALICE, "alicepw");
+
+  /* the right one: done, and by default every other session of alice's
+   * goes while the requester's device and token stay; the admin's puppet
+   * token is not alice's to lose */
+  done = http (hs, "POST", PASSWORD_PATH, mine, right);
+  assert_ok (done, 200);
+  g_assert_cmpint (json_object_object_length (done->json), ==, 0);
+  assert_password (hs, ALICE, "newpw");
+  devices = test_homeserver_list_devices (hs, ALICE);
+  g_assert_cmpuint (devices->len, ==, 1);
+  g_assert_cmpstr (g_ptr_array_index (devices, 0), ==, "MINE");
+  assert_token_status (hs, mine, 200);
+  assert_token_status (hs, other1, 401);
+  assert_token_status (hs, other2, 401);
+  assert_token_status (hs, puppet, 200);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 2);
+  assert_token_status (hs, admin, 200);
+
+  logged_in = http (hs, "POST", "/_matrix/client/v3/login", NULL, new_login);
+  assert_ok (logged_in, 200);
+  old_refused = http (hs, "POST", "/_matrix/client/v3/login", NULL, old_login);
+  assert_error (old_refused, 403, "M_FORBIDDEN");
+}
+
+/* The rest of Synapse's PasswordRestServlet: the body's validation, the new
+ * password kept in the session, logout_devices false, and no access token. */
+static void
+test_account_password_details (void)
+{
+  g_autoptr(TestHomeserver) hs = start_server (FALSE);
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *other = login (hs, "alice", "alicepw");
+  g_autofree gchar *long_pw = g_strnfill (513, 'p');
+  g_autofree gchar *too_long = password_change_body (ALICE, "alicepw", NULL, long_pw, NULL);
+  g_autofree gchar *not_bool = password_change_body (ALICE, "alicepw", NULL, "x", "\"false\"");
+  g_autofree gchar *kept_start = password_change_body (NULL, NULL, NULL, "kept", "false");
+  g_autofree gchar *kept_session = NULL;
+  g_autofree gchar *kept_done = NULL;
+  g_autofree gchar *none_session = NULL;
+  g_autofree gchar *none_done = NULL;
+  g_autofree gchar *anonymous = password_change_body (ALICE, "kept", NULL, "stolen", NULL);
+  g_autoptr(Response) bad_bool = http (hs, "POST", PASSWORD_PATH, alice, not_bool);
+  g_autoptr(Response) bad_type = http (hs, "POST", PASSWORD_PATH, alice, "{\"new_password\":5}");
+  g_autoptr(Response) bad_auth = http (hs, "POST", PASSWORD_PATH, alice, "{\"auth\":\"x\",\"logout_devices\":1}");
+  g_autoptr(Response) bad_length = http (hs, "POST", PASSWORD_PATH, alice, too_long);
+  g_autoptr(Response) not_json = http (hs, "POST", PASSWORD_PATH, alice, "[]");
+  g_autoptr(Response) start = NULL;
+  g_autoptr(Response) done = NULL;
+  g_autoptr(Response) start_none = NULL;
+  g_autoptr(Response) missing = NULL;
+  g_autoptr(Response) no_token = NULL;
+  g_autoptr(Response) no_token_auth = NULL;
+  g_autoptr(Response) dendrite = NULL;
+  json_object *stages;
+
+  /* pydantic's StrictBool, StrictStr and max_length, before anything else */
+  assert_error (bad_bool, 400, "M_BAD_JSON");
+  g_assert_cmpstr (jstr (bad_bool->json, "error"), ==,
+                   "1 validation error for PostBody\nlogout_devices\n"
+                   "  value is not a valid boolean (type=value_error.strictbool)");
+  assert_error (bad_type, 400, "M_BAD_JSON");
+  g_assert_cmpstr (jstr (bad_type->json, "error"), ==,
+                   "1 validation error for PostBody\nnew_password\n  str type expected (type=type_error.str)");
+  assert_error (bad_auth, 400, "M_BAD_JSON");
+  g_assert_true (g_str_has_prefix (jstr (bad_auth->json, "error"), "2 validation errors for PostBody\nauth\n"));
+  assert_error (bad_length, 400, "M_BAD_JSON");
+  g_assert_nonnull (strstr (jstr (bad_length->json, "error"), "at most 512 characters"));
+  assert_error (not_json, 400, "M_NOT_JSON");
+  assert_password (hs, ALICE, "alicepw");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 2);
+
+  /* the new password and logout_devices of the first request, used by one
+   * that sends only the auth */
+  start = http (hs, "POST", PASSWORD_PATH, alice, kept_start);
+  assert_uia_challenge (start, NULL);
+  kept_session = g_strdup (jstr (start->json, "session"));
+  kept_done = password_change_body (ALICE, "alicepw", kept_session, NULL, NULL);
+  done = http (hs, "POST", PASSWORD_PATH, alice, kept_done);
+  assert_ok (done, 200);
+  assert_password (hs, ALICE, "kept");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 2);
+  assert_token_status (hs, other, 200);
+
+  /* no new password anywhere */
+  start_none = http (hs, "POST", PASSWORD_PATH, alice, "{}");
+  assert_uia_challenge (start_none, NULL);
+  none_session = g_strdup (jstr (start_none->json, "session"));
+  none_done = password_change_body (ALICE, "kept", none_session, NULL, NULL);
+  missing = http (hs, "POST", PASSWORD_PATH, alice, none_done);
+  assert_error (missing, 400, "M_MISSING_PARAM");
+  g_assert_cmpstr (jstr (missing->json, "error"), ==, "Missing params: password");
+  assert_password (hs, ALICE, "kept");
+
+  /* Without an access token it is a password reset by email: the password
+   * stage is checked and recorded, but cannot complete that flow. */
+  no_token = http (hs, "POST", PASSWORD_PATH, NULL, "{\"new_password\":\"stolen\"}");
+  g_assert_cmpint (no_token->status, ==, 401);
+  stages = jget (json_object_array_get_idx (jget (no_token->json, "flows"), 0), "stages");
+  g_assert_cmpstr (json_object_get_string (json_object_array_get_idx (stages, 0)), ==, "m.login.email.identity");
+  g_assert_nonnull (jstr (no_token->json, "session"));
+  no_token_auth = http (hs, "POST", PASSWORD_PATH, NULL, anonymous);
+  g_assert_cmpint (no_token_auth->status, ==, 401);
+  g_assert_null (jget (no_token_auth->json, "errcode"));
+  g_assert_cmpuint (json_object_array_length (jget (no_token_auth->json, "completed")), ==, 1);
+  g_assert_cmpstr (json_object_get_string (json_object_array_get_idx (jget (no_token_auth->json, "completed"), 0)),
+                   ==, "m.login.password");
+  stages = jget (json_object_array_get_idx (jget (no_token_auth->json, "flows"), 0), "stages");
+  g_assert_cmpstr (json_object_get_string (json_object_array_get_idx (stages, 0)), ==, "m.login.email.identity");
+  assert_password (hs, ALICE, "kept");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 2);
+
+  /* only the Synapse flavour has it */
+  test_homeserver_set_flavour (hs, TEST_HOMESERVER_DENDRITE);
+  dendrite = http (hs, "POST", PASSWORD_PATH, alice, "{}");
+  assert_error (dendrite, 404, "M_UNRECOGNIZED");
+}
+
+/* ------------------------------------------------------------------------ */
 /* Leave and forget */
 
 static void
@@ -2020,6 +2856,10 @@ main (int argc, char **argv)
   g_test_add_func ("/homeserver/admin/login-as-user", test_login_as_user);
   g_test_add_func ("/homeserver/admin/deactivate", test_deactivate);
   g_test_add_func ("/homeserver/admin/delete-room", test_delete_room);
+  g_test_add_func ("/homeserver/admin/user-devices", test_admin_user_devices);
+  g_test_add_func ("/homeserver/admin/user-joined-rooms", test_admin_user_joined_rooms);
+  g_test_add_func ("/homeserver/admin/room-details", test_admin_room_details);
+  g_test_add_func ("/homeserver/admin/reset-password", test_admin_reset_password);
   g_test_add_func ("/homeserver/rooms/create", test_create_room);
   g_test_add_func ("/homeserver/rooms/validation", test_create_room_validation);
   g_test_add_func ("/homeserver/fault/status-skip-count", test_fault_status_skip_count);
@@ -2038,9 +2878,12 @@ main (int argc, char **argv)
   g_test_add_func ("/homeserver/shared-secret/hmac-vectors", test_hmac_vectors);
   g_test_add_func ("/homeserver/shared-secret/synapse", test_shared_secret_synapse);
   g_test_add_func ("/homeserver/shared-secret/dendrite", test_shared_secret_dendrite);
+  g_test_add_func ("/homeserver/shared-secret/device-names", test_shared_secret_device_names);
   g_test_add_func ("/homeserver/dendrite/mode", test_dendrite_mode);
   g_test_add_func ("/homeserver/account/deactivate-synapse", test_self_deactivate_synapse);
   g_test_add_func ("/homeserver/account/deactivate-dendrite", test_self_deactivate_dendrite);
+  g_test_add_func ("/homeserver/account/password", test_account_password);
+  g_test_add_func ("/homeserver/account/password-details", test_account_password_details);
   g_test_add_func ("/homeserver/rooms/leave-forget", test_leave_forget);
   g_test_add_func ("/homeserver/well-known", test_well_known);
   g_test_add_func ("/homeserver/standalone-binary", test_standalone_binary);

@@ -16,6 +16,24 @@
  *             was called, in reverse order: log tokens out, etc.; optional
  *   finalize  frees the plugin's private data; optional
  *
+ * Accounts made earlier (mxprov 0.2; still ABI 1): the commands status,
+ * revoke and reissue run the auth step's run, then for each account call
+ * these optional entries of the later steps, with the account's user.id in
+ * the context (and, when the admin gave its bundle, user.password and
+ * room.id); cleanup is called for each step whose entry was called:
+ *   status        fills `report` (a JSON object) with what the step can
+ *                 tell of the account, never changing anything; the keys
+ *                 are listed in mxprov-plugin(7): the user step reports
+ *                 "state" ("active", "deactivated" or "missing"), "admin",
+ *                 "devices" or "login", the room step "marked_rooms"
+ *   adopt         takes the account (user.id, room.id) as if run had made
+ *                 it, so that rollback undoes it: what revoke does
+ *   set_password  user step: gives the account a new random password
+ *                 (user.password) and changes nothing else: what reissue
+ *                 does before the bundle step's run
+ * A plugin without an entry makes that command answer "not supported by
+ * PLUGIN".
+ *
  * Logging: use GLib's g_message (always shown), g_info (shown with -v),
  * g_debug (-vv) and g_warning; all go to standard error. Never log a
  * password, token or bundle: the host cannot redact free text.
@@ -60,8 +78,15 @@ typedef struct {
   void (*cleanup) (MxprovPlugin *plugin, MxprovContext *context);
   void (*finalize) (MxprovPlugin *plugin);
 
+  /* Since mxprov 0.2, taken from the padding: plugins built before have
+   * NULL here and keep loading. */
+  gboolean (*status) (MxprovPlugin *plugin, MxprovContext *context, json_object *report,
+                      GError **error);
+  gboolean (*adopt) (MxprovPlugin *plugin, MxprovContext *context, GError **error);
+  gboolean (*set_password) (MxprovPlugin *plugin, MxprovContext *context, GError **error);
+
   /* Room to grow without bumping the ABI version: must be zero. */
-  gpointer padding[8];
+  gpointer padding[5];
 } MxprovPluginInfo;
 
 typedef const MxprovPluginInfo *(*MxprovPluginGetInfoFunc) (void);

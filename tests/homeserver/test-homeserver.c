@@ -39,6 +39,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_object, json_object_put)
 #define DENDRITE_MAX_USER_ID_LENGTH 254
 #define DENDRITE_MIN_PASSWORD_LENGTH 8
 #define DENDRITE_SHARED_SECRET_DEVICE "shared_secret_registration"
+#define MAX_DEVICE_DISPLAY_NAME_LEN 100 /* synapse/handlers/device.py */
 
 #define ALPHANUMERIC "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 #define LETTERS "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
@@ -67,6 +68,13 @@ typedef struct {
 typedef struct {
   gchar *user_id;
   gchar *device_id;
+  gchar *display_name; /* initial_device_display_name, or NULL */
+  /* Synapse's client IPs table: what the last request authenticated by one
+   * of the device's tokens came with. Nothing until the first such request,
+   * because a login or a registration is not itself authenticated. */
+  gint64 last_seen_ts; /* epoch ms; 0: never seen */
+  gchar *last_seen_ip;
+  gchar *last_seen_user_agent;
 } Device;
 
 typedef struct {
@@ -76,6 +84,7 @@ typedef struct {
   gchar *event_id;
   gint64 origin_server_ts;
   json_object *content;
+  gchar *replaces_state; /* the event ID of the state it replaced, or NULL */
 } StateEvent;
 
 typedef struct {
@@ -112,6 +121,8 @@ typedef struct {
   gchar *method;    /* Synapse binds a session to the request's method and URI */
   gchar *path;
   gchar *validated; /* Synapse: the user ID the password stage proved, or NULL */
+  json_object *clientdict; /* Synapse: the request's parameters, kept for later stages */
+  gchar *new_password;     /* Synapse account/password: PASSWORD_HASH, kept in clear here */
 } UiaSession;
 
 struct _TestHomeserver {
@@ -170,6 +181,8 @@ typedef struct {
   gchar **segments;  /* percent-decoded; NULL if the path has a bad escape */
   GHashTable *query; /* decoded parameters, or NULL */
   gchar *authorization;
+  gchar *user_agent; /* "" without a User-Agent header, as Synapse records it */
+  gchar *remote_ip;
   gchar *body;
   gsize body_len;
   guint log_index;
@@ -215,6 +228,9 @@ device_free (Device *device)
 {
   g_free (device->user_id);
   g_free (device->device_id);
+  g_free (device->display_name);
+  g_free (device->last_seen_ip);
+  g_free (device->last_seen_user_agent);
   g_free (device);
 }
 
@@ -226,6 +242,7 @@ state_event_free (StateEvent *ev)
   g_free (ev->sender);
   g_free (ev->event_id);
   json_object_put (ev->content);
+  g_free (ev->replaces_state);
   g_free (ev);
 }
 
@@ -248,6 +265,8 @@ uia_session_free (UiaSession *session)
   g_free (session->method);
   g_free (session->path);
   g_free (session->validated);
+  json_object_put (session->clientdict);
+  g_free (session->new_password);
   g_free (session);
 }
 
@@ -300,6 +319,8 @@ request_free (Request *req)
   g_strfreev (req->segments);
   g_clear_pointer (&req->query, g_hash_table_unref);
   g_free (req->authorization);
+  g_free (req->user_agent);
+  g_free (req->remote_ip);
   g_free (req->body);
   g_clear_pointer (&req->fault, fault_rule_free);
   g_clear_pointer (&req->delay_source, g_source_unref);
@@ -353,6 +374,46 @@ static gboolean
 json_has (json_object *obj, const gchar *key, json_object **value)
 {
   return json_object_object_get_ex (obj, key, value);
+}
+
+/* a JSON string, or null for NULL */
+static json_object *
+json_nullable_string (const gchar *s)
+{
+  return s != NULL ? json_object_new_string (s) : NULL;
+}
+
+/* Python's len() of a str: code points (bytes if it is not even UTF-8, which
+ * json-c lets through) */
+static glong
+python_len (const gchar *s)
+{
+  return g_utf8_validate (s, -1, NULL) ? g_utf8_strlen (s, -1) : (glong) strlen (s);
+}
+
+/* Python's bool() of what json.loads() makes of `value` (NULL: null) */
+static gboolean
+python_truthy (json_object *value)
+{
+  switch (json_object_get_type (value))
+    {
+    case json_type_null:
+      return FALSE;
+    case json_type_boolean:
+      return json_object_get_boolean (value);
+    case json_type_int:
+      return json_object_get_int64 (value) != 0;
+    case json_type_double:
+      return json_object_get_double (value) != 0.0;
+    case json_type_string:
+      return json_object_get_string_len (value) > 0;
+    case json_type_array:
+      return json_object_array_length (value) > 0;
+    case json_type_object:
+      return json_object_object_length (value) > 0;
+    default:
+      return TRUE;
+    }
 }
 
 static gboolean
@@ -576,6 +637,49 @@ lookup_device (TestHomeserver *self, const gchar *user_id, const gchar *device_i
   return NULL;
 }
 
+/* Synapse's DeviceHandler.check_device_registered(): a device ID the user
+ * already has is reused as it is, display name and all. */
+static Device *
+device_register_locked (TestHomeserver *self, const gchar *user_id, const gchar *device_id,
+                        const gchar *display_name)
+{
+  Device *device = lookup_device (self, user_id, device_id);
+
+  if (device != NULL)
+    return device;
+  device = g_new0 (Device, 1);
+  device->user_id = g_strdup (user_id);
+  device->device_id = g_strdup (device_id);
+  device->display_name = g_strdup (display_name);
+  g_ptr_array_add (self->devices, device);
+  return device;
+}
+
+/* check_device_registered() refuses a long name before it looks whether the
+ * device exists */
+static gboolean
+check_device_name_length (const gchar *display_name, Reply *reply)
+{
+  if (display_name != NULL && python_len (display_name) > MAX_DEVICE_DISPLAY_NAME_LEN)
+    {
+      reply_error (reply, 400, "M_TOO_LARGE", "Device display name is too long (max 100)");
+      return FALSE;
+    }
+  return TRUE;
+}
+
+/* initial_device_display_name, when it is a string: what the login and
+ * registration bodies name a new device */
+static const gchar *
+initial_device_display_name (json_object *body)
+{
+  json_object *value = NULL;
+
+  if (json_has (body, "initial_device_display_name", &value) && json_object_is_type (value, json_type_string))
+    return json_object_get_string (value);
+  return NULL;
+}
+
 /* Removes devices and every token acting as user_id, except what `keep`
  * (the requester's own token) needs, as Synapse's logout_devices does. */
 static void
@@ -604,6 +708,59 @@ logout_user_locked (TestHomeserver *self, const gchar *user_id, const Requester 
         continue;
       g_ptr_array_remove_index (self->devices, i - 1);
     }
+}
+
+/* Synapse 1.67 SetPasswordHandler.set_password() (handlers/set_password.py),
+ * for reset_password and account/password: 403 M_FORBIDDEN "Password change
+ * disabled" without password auth, 404 M_NOT_FOUND "Unknown user" when there
+ * is no such account (users on other servers never are), and nothing about
+ * deactivation: the account keeps it, with a password again. logout_devices
+ * deletes every device of the user but one whose ID is the requester's
+ * device ID (compared by ID alone, whoever the requester is), then every
+ * access token stored for the user (Token.owner) but the requester's own.
+ * Puppet tokens from login-as-user are stored for the admin who asked for
+ * them, so they survive. Unlike logout_user_locked(), which PUT user and
+ * deactivation use. */
+static gboolean
+set_password_locked (TestHomeserver *self, const gchar *user_id, const gchar *password,
+                     gboolean logout_devices, const Requester *requester, Reply *reply)
+{
+  GHashTableIter iter;
+  Token *token;
+  User *user;
+
+  if (!self->password_login)
+    {
+      reply_error (reply, 403, "M_FORBIDDEN", "Password change disabled");
+      return FALSE;
+    }
+  user = lookup_user (self, user_id);
+  if (user == NULL)
+    {
+      reply_error (reply, 404, "M_NOT_FOUND", "Unknown user");
+      return FALSE;
+    }
+  g_free (user->password);
+  user->password = g_strdup (password);
+  if (!logout_devices)
+    return TRUE;
+
+  for (guint i = self->devices->len; i > 0; i--)
+    {
+      Device *device = g_ptr_array_index (self->devices, i - 1);
+      if (g_strcmp0 (device->user_id, user_id) != 0)
+        continue;
+      if (requester->device_id != NULL && g_strcmp0 (device->device_id, requester->device_id) == 0)
+        continue;
+      g_ptr_array_remove_index (self->devices, i - 1);
+    }
+  g_hash_table_iter_init (&iter, self->tokens);
+  while (g_hash_table_iter_next (&iter, NULL, (gpointer *) &token))
+    {
+      if (g_strcmp0 (token->owner, user_id) == 0 && g_strcmp0 (token->token, requester->token) != 0)
+        g_hash_table_iter_remove (&iter);
+    }
+  return TRUE;
 }
 
 static Room *
@@ -647,17 +804,23 @@ room_lookup_state (Room *room, const gchar *type, const gchar *state_key, guint 
 }
 
 /* Takes `content`. A newer event replaces the current one and, being the
- * latest event, moves to the end. */
+ * latest event, moves to the end; Synapse notes which event it replaced
+ * (unsigned.replaces_state). */
 static void
 room_send_state (Room *room, const gchar *sender, const gchar *type,
                  const gchar *state_key, json_object *content)
 {
   StateEvent *ev = g_new0 (StateEvent, 1);
   g_autofree gchar *id = random_string (ALPHANUMERIC, 43);
+  StateEvent *old;
   guint index;
 
-  if (room_lookup_state (room, type, state_key, &index) != NULL)
-    g_ptr_array_remove_index (room->state, index);
+  old = room_lookup_state (room, type, state_key, &index);
+  if (old != NULL)
+    {
+      ev->replaces_state = g_strdup (old->event_id);
+      g_ptr_array_remove_index (room->state, index);
+    }
   ev->type = g_strdup (type);
   ev->state_key = g_strdup (state_key);
   ev->sender = g_strdup (sender);
@@ -1013,13 +1176,9 @@ handle_login (TestHomeserver *self, Request *req, Requester *who, gchar **args, 
     device_id = g_strdup (json_object_get_string (value));
   else
     device_id = random_string (UPPERCASE, 10);
-  if (lookup_device (self, user->user_id, device_id) == NULL)
-    {
-      Device *device = g_new0 (Device, 1);
-      device->user_id = g_strdup (user->user_id);
-      device->device_id = g_strdup (device_id);
-      g_ptr_array_add (self->devices, device);
-    }
+  if (!check_device_name_length (initial_device_display_name (body), reply))
+    return;
+  device_register_locked (self, user->user_id, device_id, initial_device_display_name (body));
   token = add_token_locked (self, user->user_id, user->user_id, device_id, 0);
 
   obj = json_object_new_object ();
@@ -1346,6 +1505,125 @@ handle_deactivate (TestHomeserver *self, Request *req, Requester *who, gchar **a
   obj = json_object_new_object ();
   json_object_object_add (obj, "id_server_unbind_result", json_object_new_string ("success"));
   reply_json (reply, 200, obj);
+}
+
+/* DeviceWorkerHandler.get_devices_by_user(): the devices table's user_id,
+ * device_id and display_name, then what the client IPs table knows, all
+ * three null for a device no authenticated request has used yet */
+static json_object *
+device_json (const Device *device)
+{
+  json_object *obj = json_object_new_object ();
+  gboolean seen = device->last_seen_ts != 0;
+
+  json_object_object_add (obj, "user_id", json_object_new_string (device->user_id));
+  json_object_object_add (obj, "device_id", json_object_new_string (device->device_id));
+  json_object_object_add (obj, "display_name", json_nullable_string (device->display_name));
+  json_object_object_add (obj, "last_seen_user_agent",
+                          seen ? json_nullable_string (device->last_seen_user_agent) : NULL);
+  json_object_object_add (obj, "last_seen_ts", seen ? json_object_new_int64 (device->last_seen_ts) : NULL);
+  json_object_object_add (obj, "last_seen_ip", seen ? json_nullable_string (device->last_seen_ip) : NULL);
+  return obj;
+}
+
+/* Synapse 1.67 DevicesRestServlet.on_GET (rest/admin/devices.py): 400
+ * M_INVALID_PARAM for what is no user ID, 400 M_UNKNOWN "Can only lookup
+ * local users", 404 M_NOT_FOUND "Unknown user" (a deactivated account is
+ * known, and has no devices), else 200 {"devices": [...], "total": n}. */
+static void
+handle_admin_user_devices (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  json_object *devices;
+  json_object *obj;
+
+  (void) req, (void) who;
+  if (!parse_user_id_arg (args[0], reply))
+    return;
+  if (!is_local_user_id (self, args[0]))
+    {
+      reply_error (reply, 400, "M_UNKNOWN", "Can only lookup local users");
+      return;
+    }
+  if (lookup_user (self, args[0]) == NULL)
+    {
+      reply_error (reply, 404, "M_NOT_FOUND", "Unknown user");
+      return;
+    }
+  devices = json_object_new_array ();
+  for (guint i = 0; i < self->devices->len; i++)
+    {
+      Device *device = g_ptr_array_index (self->devices, i);
+      if (g_strcmp0 (device->user_id, args[0]) == 0)
+        json_object_array_add (devices, device_json (device));
+    }
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "devices", devices);
+  json_object_object_add (obj, "total", json_object_new_int ((gint) json_object_array_length (devices)));
+  reply_json (reply, 200, obj);
+}
+
+/* Synapse 1.67 UserMembershipRestServlet.on_GET (rest/admin/users.py):
+ * get_rooms_for_user() on the path segment as it is, with no check at all,
+ * so an unknown user, another server's or a string that is no user ID gets
+ * 200 and an empty list. {"joined_rooms": [...], "total": n}; Synapse's is a
+ * set, this one is in creation order. */
+static void
+handle_admin_user_joined_rooms (TestHomeserver *self, Request *req, Requester *who, gchar **args,
+                                Reply *reply)
+{
+  json_object *rooms = json_object_new_array ();
+  json_object *obj = json_object_new_object ();
+
+  (void) req, (void) who;
+  for (guint i = 0; i < self->rooms->len; i++)
+    {
+      Room *room = g_ptr_array_index (self->rooms, i);
+      if (room_has_member (room, args[0]))
+        json_object_array_add (rooms, json_object_new_string (room->room_id));
+    }
+  json_object_object_add (obj, "joined_rooms", rooms);
+  json_object_object_add (obj, "total", json_object_new_int ((gint) json_object_array_length (rooms)));
+  reply_json (reply, 200, obj);
+}
+
+/* Synapse 1.67 ResetPasswordRestServlet.on_POST (rest/admin/users.py), in its
+ * order: 400 M_INVALID_PARAM for what is no user ID, M_NOT_JSON, 400
+ * M_MISSING_PARAM "Missing params: ['new_password']", a new_password that
+ * is no string makes the bcrypt call raise (500; there is no length limit
+ * here), then set_password_locked() with the admin as the requester: 404
+ * "Unknown user" also for other servers' users, and a deactivated account
+ * gets the password without being reactivated. logout_devices is
+ * params.get("logout_devices", True) with no type check, so any JSON value
+ * counts by its truthiness: "no" logs out, 0 and null do not. 200 {}. */
+static void
+handle_reset_password (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  g_autoptr(json_object) body = NULL;
+  json_object *value = NULL;
+  const gchar *new_password;
+  gboolean logout_devices = TRUE;
+
+  if (!parse_user_id_arg (args[0], reply))
+    return;
+  body = parse_body (req, FALSE, reply);
+  if (body == NULL)
+    return;
+  if (!json_has (body, "new_password", &value))
+    {
+      reply_error (reply, 400, "M_MISSING_PARAM", "Missing params: ['new_password']");
+      return;
+    }
+  if (!json_object_is_type (value, json_type_string))
+    {
+      reply_error (reply, 500, "M_UNKNOWN", "Internal server error");
+      return;
+    }
+  new_password = json_object_get_string (value);
+  if (json_has (body, "logout_devices", &value))
+    logout_devices = python_truthy (value);
+  if (!set_password_locked (self, args[0], new_password, logout_devices, who, reply))
+    return;
+  reply_json (reply, 200, json_object_new_object ());
 }
 
 static gboolean
@@ -1881,6 +2159,148 @@ handle_joined_rooms (TestHomeserver *self, Request *req, Requester *who, gchar *
   reply_json (reply, 200, obj);
 }
 
+/* content[key] of the room's (type, "") state event when it is a string,
+ * else null: what Synapse's stats handler keeps in room_stats_state */
+static json_object *
+room_stat_string (Room *room, const gchar *type, const gchar *key)
+{
+  StateEvent *ev = room_lookup_state (room, type, "", NULL);
+  json_object *value = NULL;
+
+  if (ev == NULL || !json_has (ev->content, key, &value) || !json_object_is_type (value, json_type_string))
+    return NULL;
+  return json_object_new_string (json_object_get_string (value));
+}
+
+/* Synapse 1.67 RoomRestServlet.on_GET (rest/admin/rooms.py): 404 M_NOT_FOUND
+ * "Room not found" for a room the server does not have (the room ID is not
+ * checked; a deleted room is gone here, purged or not), else
+ * get_room_with_stats()'s columns in its order, from the stats Synapse keeps
+ * of the current state (federatable: m.federate is absent or true; public:
+ * published in the room directory, createRoom's visibility "public"), then
+ * joined_local_devices (the devices of the joined local users) and forgotten
+ * (no local user's membership is left that they have not forgotten). */
+static void
+handle_admin_room (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  json_object *obj;
+  json_object *value = NULL;
+  StateEvent *create;
+  gboolean federatable = TRUE;
+  gboolean is_public;
+  gboolean forgotten = TRUE;
+  guint local_members = 0;
+  guint local_devices = 0;
+  Room *room;
+
+  (void) req, (void) who;
+  room = lookup_room (self, args[0]);
+  if (room == NULL)
+    {
+      reply_error (reply, 404, "M_NOT_FOUND", "Room not found");
+      return;
+    }
+  create = room_lookup_state (room, "m.room.create", "", NULL);
+  /* event_content.get("m.federate", True) is True */
+  if (create != NULL && json_has (create->content, "m.federate", &value))
+    federatable = json_object_is_type (value, json_type_boolean) && json_object_get_boolean (value);
+  is_public = json_has (room->create_request, "visibility", &value)
+              && json_object_is_type (value, json_type_string)
+              && g_strcmp0 (json_object_get_string (value), "public") == 0;
+  for (guint i = 0; i < room->joined->len; i++)
+    {
+      const gchar *member = g_ptr_array_index (room->joined, i);
+
+      if (!is_local_user_id (self, member))
+        continue;
+      local_members++;
+      for (guint j = 0; j < self->devices->len; j++)
+        {
+          Device *device = g_ptr_array_index (self->devices, j);
+          if (g_strcmp0 (device->user_id, member) == 0)
+            local_devices++;
+        }
+    }
+  for (guint i = 0; i < room->state->len; i++)
+    {
+      StateEvent *ev = g_ptr_array_index (room->state, i);
+
+      if (g_strcmp0 (ev->type, "m.room.member") == 0 && is_local_user_id (self, ev->state_key)
+          && !g_ptr_array_find_with_equal_func (room->forgotten, ev->state_key, g_str_equal, NULL))
+        forgotten = FALSE;
+    }
+
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "room_id", json_object_new_string (room->room_id));
+  json_object_object_add (obj, "name", room_stat_string (room, "m.room.name", "name"));
+  json_object_object_add (obj, "canonical_alias", room_stat_string (room, "m.room.canonical_alias", "alias"));
+  json_object_object_add (obj, "joined_members", json_object_new_int ((gint) room->joined->len));
+  json_object_object_add (obj, "joined_local_members", json_object_new_int ((gint) local_members));
+  json_object_object_add (obj, "version", room_stat_string (room, "m.room.create", "room_version"));
+  json_object_object_add (obj, "creator", json_object_new_string (room->creator));
+  json_object_object_add (obj, "encryption", room_stat_string (room, "m.room.encryption", "algorithm"));
+  json_object_object_add (obj, "federatable", json_object_new_boolean (federatable));
+  json_object_object_add (obj, "public", json_object_new_boolean (is_public));
+  json_object_object_add (obj, "join_rules", room_stat_string (room, "m.room.join_rules", "join_rule"));
+  json_object_object_add (obj, "guest_access", room_stat_string (room, "m.room.guest_access", "guest_access"));
+  json_object_object_add (obj, "history_visibility",
+                          room_stat_string (room, "m.room.history_visibility", "history_visibility"));
+  json_object_object_add (obj, "state_events", json_object_new_int ((gint) room->state->len));
+  json_object_object_add (obj, "avatar", room_stat_string (room, "m.room.avatar", "url"));
+  json_object_object_add (obj, "topic", room_stat_string (room, "m.room.topic", "topic"));
+  json_object_object_add (obj, "room_type", room_stat_string (room, "m.room.create", "type"));
+  json_object_object_add (obj, "joined_local_devices", json_object_new_int ((gint) local_devices));
+  json_object_object_add (obj, "forgotten", json_object_new_boolean (forgotten));
+  reply_json (reply, 200, obj);
+}
+
+/* serialize_events()' default, format_event_for_client_v1(): the client
+ * event, unsigned.age, and the sender once more as user_id, with age and
+ * replaces_state copied from unsigned to the top level */
+static json_object *
+admin_state_event_json (Room *room, StateEvent *ev, gint64 now)
+{
+  json_object *obj = state_event_json (room, ev);
+  json_object *unsigned_obj = json_object_object_get (obj, "unsigned");
+  gint64 age = now - ev->origin_server_ts;
+
+  json_object_object_add (unsigned_obj, "age", json_object_new_int64 (age));
+  if (ev->replaces_state != NULL)
+    json_object_object_add (unsigned_obj, "replaces_state", json_object_new_string (ev->replaces_state));
+  json_object_object_add (obj, "user_id", json_object_new_string (ev->sender));
+  json_object_object_add (obj, "age", json_object_new_int64 (age));
+  if (ev->replaces_state != NULL)
+    json_object_object_add (obj, "replaces_state", json_object_new_string (ev->replaces_state));
+  return obj;
+}
+
+/* Synapse 1.67 RoomStateRestServlet.on_GET (rest/admin/rooms.py): 404
+ * M_NOT_FOUND "Room not found" when the server has no such room, else
+ * {"state": [...]}, every current state event (an admin need not be in the
+ * room). Synapse's order is a dict's; this one is the order they were sent. */
+static void
+handle_admin_room_state (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  gint64 now = now_ms ();
+  json_object *state;
+  json_object *obj;
+  Room *room;
+
+  (void) req, (void) who;
+  room = lookup_room (self, args[0]);
+  if (room == NULL)
+    {
+      reply_error (reply, 404, "M_NOT_FOUND", "Room not found");
+      return;
+    }
+  state = json_object_new_array ();
+  for (guint i = 0; i < room->state->len; i++)
+    json_object_array_add (state, admin_state_event_json (room, g_ptr_array_index (room->state, i), now));
+  obj = json_object_new_object ();
+  json_object_object_add (obj, "state", state);
+  reply_json (reply, 200, obj);
+}
+
 /* ------------------------------------------------------------------------ */
 /* Shared-secret registration: Synapse's UserRegisterServlet and Dendrite's
  * register_secret.go */
@@ -1969,20 +2389,14 @@ handle_register_nonce (TestHomeserver *self, Request *req, Requester *who, gchar
 /* registers the user with a fresh device, as both servers do; NULL
  * device_id = a random one */
 static Token *
-register_with_device_locked (TestHomeserver *self, User *user, const gchar *device_id)
+register_with_device_locked (TestHomeserver *self, User *user, const gchar *device_id,
+                             const gchar *display_name)
 {
   g_autofree gchar *random_id = random_string (UPPERCASE, 10);
-  Device *device;
 
   if (device_id == NULL)
     device_id = random_id;
-  if (lookup_device (self, user->user_id, device_id) == NULL)
-    {
-      device = g_new0 (Device, 1);
-      device->user_id = g_strdup (user->user_id);
-      device->device_id = g_strdup (device_id);
-      g_ptr_array_add (self->devices, device);
-    }
+  device_register_locked (self, user->user_id, device_id, display_name);
   return add_token_locked (self, user->user_id, user->user_id, device_id, 0);
 }
 
@@ -2112,7 +2526,14 @@ handle_register_synapse (TestHomeserver *self, Request *req, Reply *reply)
 
       if (json_has (body, "device_id", &value) && value != NULL && json_object_is_type (value, json_type_string))
         device_id = json_object_get_string (value);
-      token = register_with_device_locked (self, user, device_id);
+      /* register_device() runs after the user was created: a name too long
+       * refuses the device but leaves the account behind */
+      if (!check_device_name_length (initial_device_display_name (body), reply))
+        {
+          json_object_put (obj);
+          return;
+        }
+      token = register_with_device_locked (self, user, device_id, initial_device_display_name (body));
       json_object_object_add (obj, "access_token", json_object_new_string (token->token));
       json_object_object_add (obj, "device_id", json_object_new_string (token->device_id));
     }
@@ -2282,7 +2703,9 @@ handle_register_dendrite (TestHomeserver *self, Request *req, Reply *reply)
       return;
     }
   user = add_user_locked (self, localpart, password, displayname[0] != '\0' ? displayname : NULL, admin);
-  token = register_with_device_locked (self, user, DENDRITE_SHARED_SECRET_DEVICE);
+  /* completeRegistration(..., deviceDisplayName = &ssrr.User, ...): the
+   * lowercased username names the device */
+  token = register_with_device_locked (self, user, DENDRITE_SHARED_SECRET_DEVICE, localpart);
 
   obj = json_object_new_object ();
   json_object_object_add (obj, "user_id", json_object_new_string (user->user_id));
@@ -2302,34 +2725,45 @@ handle_register (TestHomeserver *self, Request *req, Requester *who, gchar **arg
 }
 
 /* ------------------------------------------------------------------------ */
-/* Self-deactivation with user-interactive auth */
+/* User-interactive auth: self-deactivation and password change */
 
+#define UIA_PASSWORD "m.login.password"
+#define UIA_EMAIL "m.login.email.identity"
+
+/* one flow of the single `stage` */
 static json_object *
-uia_flows_json (void)
+uia_flows_json (const gchar *stage)
 {
   json_object *flows = json_object_new_array ();
   json_object *flow = json_object_new_object ();
   json_object *stages = json_object_new_array ();
 
-  json_object_array_add (stages, json_object_new_string ("m.login.password"));
+  json_object_array_add (stages, json_object_new_string (stage));
   json_object_object_add (flow, "stages", stages);
   json_object_array_add (flows, flow);
   return flows;
 }
 
-/* Synapse's _auth_dict_for_flows(), then "completed" and the stage's error
- * when the client tried one */
+/* Synapse's _auth_dict_for_flows(), then "completed" (the stages the session
+ * has passed, here at most the password one) and the stage's error when the
+ * client tried one */
 static void
-reply_uia_synapse (Reply *reply, const gchar *session_id, gboolean tried,
+reply_uia_synapse (Reply *reply, const UiaSession *session, const gchar *stage, gboolean tried,
                    const gchar *errcode, const gchar *error)
 {
   json_object *obj = json_object_new_object ();
 
-  json_object_object_add (obj, "session", json_object_new_string (session_id));
-  json_object_object_add (obj, "flows", uia_flows_json ());
+  json_object_object_add (obj, "session", json_object_new_string (session->id));
+  json_object_object_add (obj, "flows", uia_flows_json (stage));
   json_object_object_add (obj, "params", json_object_new_object ());
   if (tried)
-    json_object_object_add (obj, "completed", json_object_new_array ());
+    {
+      json_object *completed = json_object_new_array ();
+
+      if (session->validated != NULL)
+        json_object_array_add (completed, json_object_new_string (UIA_PASSWORD));
+      json_object_object_add (obj, "completed", completed);
+    }
   if (errcode != NULL)
     {
       json_object_object_add (obj, "errcode", json_object_new_string (errcode));
@@ -2351,7 +2785,7 @@ reply_uia_dendrite (Reply *reply, const gchar *session_id, const gchar *errcode,
       json_object_object_add (obj, "errcode", json_object_new_string (errcode));
       json_object_object_add (obj, "error", json_object_new_string (error));
     }
-  json_object_object_add (obj, "flows", uia_flows_json ());
+  json_object_object_add (obj, "flows", uia_flows_json (UIA_PASSWORD));
   json_object_object_add (obj, "params", json_object_new_object ());
   json_object_object_add (obj, "session", json_object_new_string (session_id));
   reply_json (reply, 401, obj);
@@ -2477,21 +2911,164 @@ handle_deactivate_dendrite (TestHomeserver *self, Request *req, Reply *reply)
   reply_json (reply, 200, json_object_new_object ());
 }
 
-/* Synapse 1.67 DeactivateAccountRestServlet with AuthHandler.check_ui_auth() */
-static void
-handle_account_deactivate (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+typedef enum {
+  UIA_DONE,       /* the flow is complete */
+  UIA_INCOMPLETE, /* `reply` holds the 401 challenge */
+  UIA_FAILED,     /* `reply` holds an error */
+} UiaResult;
+
+/* Synapse 1.67 AuthHandler.check_ui_auth() for one flow of the single
+ * `stage`, in its order: find the session the client names (bound to the
+ * method and URI that started it) or start one, keep the request's
+ * parameters in it, challenge when there is no auth yet, else try the stage
+ * the client presented, a LoginError being merged into the challenge so that
+ * the client may retry. Only the password stage can be passed here; it
+ * records the user it proved, and whether that is the right user is the
+ * caller's business. `clientdict` (taken; NULL is {}) is the request body
+ * without "auth": a later request that sends nothing but auth gets the stored
+ * one, in session->clientdict. *session_out is the session, or NULL when none
+ * was found. */
+static UiaResult
+uia_check_synapse_locked (TestHomeserver *self, Request *req, json_object *auth,
+                          json_object *clientdict, const gchar *stage,
+                          UiaSession **session_out, Reply *reply)
 {
-  g_autoptr(json_object) body = NULL;
+  g_autoptr(json_object) params = clientdict != NULL ? clientdict : json_object_new_object ();
   g_autofree gchar *qualified = NULL;
   json_object *value = NULL;
-  json_object *auth = NULL;
   json_object *identifier = NULL;
-  UiaSession *session = NULL;
+  UiaSession *session;
   const gchar *session_id;
   const gchar *name = NULL;
   const gchar *password;
   const gchar *errcode = NULL;
   const gchar *error = NULL;
+  User *user;
+
+  *session_out = NULL;
+  session_id = auth != NULL ? auth_string (auth, "session") : NULL;
+  if (session_id == NULL || session_id[0] == '\0')
+    {
+      session = uia_session_new_locked (self, req);
+      session->clientdict = g_steal_pointer (&params);
+    }
+  else
+    {
+      session = g_hash_table_lookup (self->uia_sessions, session_id);
+      if (session == NULL)
+        {
+          g_autofree gchar *text = g_strdup_printf ("Unknown session ID: %s", session_id);
+          reply_error (reply, 400, "M_UNKNOWN", text);
+          return UIA_FAILED;
+        }
+      if (g_strcmp0 (session->path, req->path) != 0 || g_strcmp0 (session->method, req->method) != 0)
+        {
+          reply_error (reply, 403, "M_FORBIDDEN",
+                       "Requested operation has changed during the UI authentication session.");
+          return UIA_FAILED;
+        }
+      /* set_ui_auth_clientdict(): what the client sends now replaces it */
+      if (json_object_object_length (params) > 0)
+        {
+          json_object_put (session->clientdict);
+          session->clientdict = g_steal_pointer (&params);
+        }
+    }
+  *session_out = session;
+  if (auth == NULL || json_object_object_length (auth) == 0)
+    {
+      reply_uia_synapse (reply, session, stage, FALSE, NULL, NULL);
+      return UIA_INCOMPLETE;
+    }
+
+  if (json_has (auth, "type", &value))
+    {
+      /* AuthHandler.validate_login(is_reauth=True) */
+      if (!json_object_is_type (value, json_type_string))
+        {
+          reply_error (reply, 400, "M_INVALID_PARAM", "Bad parameter: type");
+          return UIA_FAILED;
+        }
+      if (g_strcmp0 (json_object_get_string (value), UIA_PASSWORD) != 0)
+        {
+          g_autofree gchar *text = g_strdup_printf ("Unknown login type %s", json_object_get_string (value));
+          reply_error (reply, 400, "M_UNKNOWN", text);
+          return UIA_FAILED;
+        }
+      password = auth_string (auth, "password");
+      if (password == NULL)
+        {
+          reply_error (reply, 400, "M_INVALID_PARAM", "Bad parameter: password");
+          return UIA_FAILED;
+        }
+      if (json_has (auth, "identifier", &identifier))
+        {
+          if (identifier == NULL || !json_object_is_type (identifier, json_type_object)
+              || g_strcmp0 (auth_string (identifier, "type"), "m.id.user") != 0)
+            {
+              reply_error (reply, 400, "M_UNKNOWN", "Unknown login identifier type");
+              return UIA_FAILED;
+            }
+          name = auth_string (identifier, "user");
+        }
+      else
+        name = auth_string (auth, "user");
+      if (name == NULL || name[0] == '\0')
+        {
+          reply_error (reply, 400, "M_UNKNOWN", "User identifier is missing 'user' key");
+          return UIA_FAILED;
+        }
+      qualified = name[0] == '@' ? g_strdup (name) : g_strdup_printf ("@%s:%s", name, self->server_name);
+      user = lookup_user_caseless (self, qualified);
+      if (user != NULL && user->password != NULL && g_strcmp0 (user->password, password) == 0)
+        {
+          g_free (session->validated);
+          session->validated = g_strdup (user->user_id);
+        }
+      else
+        {
+          /* a LoginError: merged into the challenge, the client may retry */
+          errcode = "M_FORBIDDEN";
+          error = "Invalid username or password";
+        }
+    }
+  /* a password passed where the flow wants another stage completes nothing */
+  if (session->validated == NULL || g_strcmp0 (stage, UIA_PASSWORD) != 0)
+    {
+      reply_uia_synapse (reply, session, stage, TRUE, errcode, error);
+      return UIA_INCOMPLETE;
+    }
+  return UIA_DONE;
+}
+
+/* Synapse 1.67 AuthHandler.validate_user_via_ui_auth() for a requester with
+ * an access token: the password stage, which must prove the requester's own
+ * user ID, else 403 "Invalid auth" (and so for the rest of the session) */
+static UiaResult
+uia_validate_user_synapse_locked (TestHomeserver *self, Request *req, json_object *auth,
+                                  json_object *clientdict, const Requester *who,
+                                  UiaSession **session, Reply *reply)
+{
+  UiaResult result = uia_check_synapse_locked (self, req, auth, clientdict, UIA_PASSWORD, session, reply);
+
+  /* "check that the UI auth matched the access token" */
+  if (result == UIA_DONE && g_strcmp0 ((*session)->validated, who->user_id) != 0)
+    {
+      reply_error (reply, 403, "M_FORBIDDEN", "Invalid auth");
+      return UIA_FAILED;
+    }
+  return result;
+}
+
+/* Synapse 1.67 DeactivateAccountRestServlet: "erase" checked, then
+ * validate_user_via_ui_auth() */
+static void
+handle_account_deactivate (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  g_autoptr(json_object) body = NULL;
+  json_object *value = NULL;
+  json_object *auth = NULL;
+  UiaSession *session = NULL;
   gboolean erase = FALSE;
   User *user;
   json_object *obj;
@@ -2521,93 +3098,9 @@ handle_account_deactivate (TestHomeserver *self, Request *req, Requester *who, g
       reply_error (reply, 400, "M_BAD_JSON", "'auth' must be an object");
       return;
     }
-  session_id = auth != NULL ? auth_string (auth, "session") : NULL;
-  if (session_id == NULL || session_id[0] == '\0')
-    session = uia_session_new_locked (self, req);
-  else
-    {
-      session = g_hash_table_lookup (self->uia_sessions, session_id);
-      if (session == NULL)
-        {
-          g_autofree gchar *text = g_strdup_printf ("Unknown session ID: %s", session_id);
-          reply_error (reply, 400, "M_UNKNOWN", text);
-          return;
-        }
-      if (g_strcmp0 (session->path, req->path) != 0 || g_strcmp0 (session->method, req->method) != 0)
-        {
-          reply_error (reply, 403, "M_FORBIDDEN",
-                       "Requested operation has changed during the UI authentication session.");
-          return;
-        }
-    }
-  if (auth == NULL || json_object_object_length (auth) == 0)
-    {
-      reply_uia_synapse (reply, session->id, FALSE, NULL, NULL);
-      return;
-    }
-
-  if (json_has (auth, "type", &value))
-    {
-      /* AuthHandler.validate_login(is_reauth=True) */
-      if (!json_object_is_type (value, json_type_string))
-        {
-          reply_error (reply, 400, "M_INVALID_PARAM", "Bad parameter: type");
-          return;
-        }
-      if (g_strcmp0 (json_object_get_string (value), "m.login.password") != 0)
-        {
-          g_autofree gchar *text = g_strdup_printf ("Unknown login type %s", json_object_get_string (value));
-          reply_error (reply, 400, "M_UNKNOWN", text);
-          return;
-        }
-      password = auth_string (auth, "password");
-      if (password == NULL)
-        {
-          reply_error (reply, 400, "M_INVALID_PARAM", "Bad parameter: password");
-          return;
-        }
-      if (json_has (auth, "identifier", &identifier))
-        {
-          if (identifier == NULL || !json_object_is_type (identifier, json_type_object)
-              || g_strcmp0 (auth_string (identifier, "type"), "m.id.user") != 0)
-            {
-              reply_error (reply, 400, "M_UNKNOWN", "Unknown login identifier type");
-              return;
-            }
-          name = auth_string (identifier, "user");
-        }
-      else
-        name = auth_string (auth, "user");
-      if (name == NULL || name[0] == '\0')
-        {
-          reply_error (reply, 400, "M_UNKNOWN", "User identifier is missing 'user' key");
-          return;
-        }
-      qualified = name[0] == '@' ? g_strdup (name) : g_strdup_printf ("@%s:%s", name, self->server_name);
-      user = lookup_user_caseless (self, qualified);
-      if (user != NULL && user->password != NULL && g_strcmp0 (user->password, password) == 0)
-        {
-          g_free (session->validated);
-          session->validated = g_strdup (user->user_id);
-        }
-      else
-        {
-          /* a LoginError: merged into the challenge, the client may retry */
-          errcode = "M_FORBIDDEN";
-          error = "Invalid username or password";
-        }
-    }
-  if (session->validated == NULL)
-    {
-      reply_uia_synapse (reply, session->id, TRUE, errcode, error);
-      return;
-    }
-  /* "check that the UI auth matched the access token" */
-  if (g_strcmp0 (session->validated, who->user_id) != 0)
-    {
-      reply_error (reply, 403, "M_FORBIDDEN", "Invalid auth");
-      return;
-    }
+  /* erase is read from the body itself, not from the session's parameters */
+  if (uia_validate_user_synapse_locked (self, req, auth, NULL, who, &session, reply) != UIA_DONE)
+    return;
 
   user = lookup_user (self, who->user_id);
   if (user != NULL)
@@ -2615,6 +3108,160 @@ handle_account_deactivate (TestHomeserver *self, Request *req, Requester *who, g
   obj = json_object_new_object ();
   json_object_object_add (obj, "id_server_unbind_result", json_object_new_string ("success"));
   reply_json (reply, 200, obj);
+}
+
+static gboolean authenticate_locked (TestHomeserver *self, Request *req, Requester *who, Reply *reply);
+
+static void
+add_validation_error (GString *errors, guint *n_errors, const gchar *loc, const gchar *msg)
+{
+  g_string_append_printf (errors, "\n%s\n  %s", loc, msg);
+  (*n_errors)++;
+}
+
+/* pydantic 1.9's (Synapse 1.67's) validation of PasswordRestServlet.PostBody:
+ * auth an object or null, and in it session and type strings or null;
+ * logout_devices a boolean; new_password a string of at most 512
+ * characters, or null. Every field is checked, and any failure is 400
+ * M_BAD_JSON worded as str(ValidationError). Other keys are ignored. */
+static gboolean
+check_password_body (json_object *body, Reply *reply)
+{
+  static const gchar not_str[] = "str type expected (type=type_error.str)";
+  g_autoptr(GString) errors = g_string_new (NULL);
+  g_autofree gchar *text = NULL;
+  json_object *value = NULL;
+  guint n_errors = 0;
+
+  if (json_has (body, "auth", &value) && value != NULL)
+    {
+      json_object *field = NULL;
+
+      if (!json_object_is_type (value, json_type_object))
+        add_validation_error (errors, &n_errors, "auth", "value is not a valid dict (type=type_error.dict)");
+      else
+        {
+          if (json_has (value, "session", &field) && field != NULL && !json_object_is_type (field, json_type_string))
+            add_validation_error (errors, &n_errors, "auth -> session", not_str);
+          if (json_has (value, "type", &field) && field != NULL && !json_object_is_type (field, json_type_string))
+            add_validation_error (errors, &n_errors, "auth -> type", not_str);
+        }
+    }
+  if (json_has (body, "logout_devices", &value))
+    {
+      if (value == NULL)
+        add_validation_error (errors, &n_errors, "logout_devices",
+                              "none is not an allowed value (type=type_error.none.not_allowed)");
+      else if (!json_object_is_type (value, json_type_boolean))
+        add_validation_error (errors, &n_errors, "logout_devices",
+                              "value is not a valid boolean (type=value_error.strictbool)");
+    }
+  if (json_has (body, "new_password", &value) && value != NULL)
+    {
+      if (!json_object_is_type (value, json_type_string))
+        add_validation_error (errors, &n_errors, "new_password", not_str);
+      else if (python_len (json_object_get_string (value)) > MAX_PASSWORD_LENGTH)
+        add_validation_error (errors, &n_errors, "new_password",
+                              "ensure this value has at most 512 characters "
+                              "(type=value_error.any_str.max_length; limit_value=512)");
+    }
+  if (n_errors == 0)
+    return TRUE;
+  text = g_strdup_printf ("%u validation error%s for PostBody%s", n_errors, n_errors > 1 ? "s" : "",
+                          errors->str);
+  reply_error (reply, 400, "M_BAD_JSON", text);
+  return FALSE;
+}
+
+/* Synapse 1.67 PasswordRestServlet.on_POST (rest/client/account.py), as the
+ * Matrix Dart SDK uses it. The body is validated first (check_password_body).
+ * An access token is optional: with one (any Authorization header or
+ * access_token parameter counts, and a bad one is the usual 401), the
+ * requester must pass the password stage as themselves
+ * (validate_user_via_ui_auth: 401 challenge with flows [m.login.password],
+ * a wrong password merged into it as M_FORBIDDEN "Invalid username or
+ * password" with "completed", someone else's password 403 "Invalid auth").
+ * Without one it is a password reset that only m.login.email.identity can
+ * authorise, which no account here can pass: a 401 challenge offering that
+ * flow, even after a right password ("completed": [m.login.password]).
+ * While the auth is incomplete, a non-empty new_password is kept in the
+ * session, and the request that completes it may leave it out; with none
+ * at all, 400 M_MISSING_PARAM "Missing params: password". Then
+ * set_password_locked() with logout_devices (default true): every other
+ * device and access token of the user goes, the requester's device and
+ * token stay, and so do puppet tokens. 200 {}. The UIA session lives on, as
+ * in Synapse until it expires. */
+static void
+handle_account_password (TestHomeserver *self, Request *req, Requester *who, gchar **args, Reply *reply)
+{
+  static const gchar *const fields[] = { "logout_devices", "new_password" };
+  g_autoptr(json_object) body = NULL;
+  g_autoptr(json_object) clientdict = NULL;
+  json_object *value = NULL;
+  json_object *auth = NULL;
+  UiaSession *session = NULL;
+  UiaResult result;
+  const gchar *new_password = NULL;
+  const gchar *password;
+  gboolean logout_devices = TRUE;
+
+  (void) args;
+  body = parse_body (req, FALSE, reply);
+  if (body == NULL)
+    return;
+  if (!check_password_body (body, reply))
+    return;
+  if (json_has (body, "new_password", &value) && value != NULL)
+    new_password = json_object_get_string (value);
+  /* body.dict(exclude_unset=True) less "auth": the model's other fields
+   * that the client set */
+  clientdict = json_object_new_object ();
+  for (guint i = 0; i < G_N_ELEMENTS (fields); i++)
+    {
+      if (json_has (body, fields[i], &value))
+        json_object_object_add (clientdict, fields[i], json_copy (value));
+    }
+
+  /* Auth.has_access_token(), then get_user_by_req() */
+  if ((req->authorization != NULL || (req->query != NULL && g_hash_table_contains (req->query, "access_token")))
+      && !authenticate_locked (self, req, who, reply))
+    return;
+  /* clientdict.pop("auth", {}) is None for "auth": null, and
+   * "session" in None raises */
+  if (json_has (body, "auth", &auth) && auth == NULL)
+    {
+      reply_error (reply, 500, "M_UNKNOWN", "Internal server error");
+      return;
+    }
+
+  if (who->user_id != NULL)
+    result = uia_validate_user_synapse_locked (self, req, auth, g_steal_pointer (&clientdict), who,
+                                               &session, reply);
+  else
+    result = uia_check_synapse_locked (self, req, auth, g_steal_pointer (&clientdict), UIA_EMAIL,
+                                       &session, reply);
+  /* InteractiveAuthIncompleteError: the new password waits in the session */
+  if (result == UIA_INCOMPLETE && new_password != NULL && new_password[0] != '\0')
+    {
+      g_free (session->new_password);
+      session->new_password = g_strdup (new_password);
+    }
+  if (result != UIA_DONE)
+    return;
+
+  /* one in this request wins over one an earlier request left */
+  password = new_password != NULL && new_password[0] != '\0' ? new_password : session->new_password;
+  if (password == NULL)
+    {
+      reply_error (reply, 400, "M_MISSING_PARAM", "Missing params: password");
+      return;
+    }
+  /* params.get("logout_devices", True), params being the session's */
+  if (json_has (session->clientdict, "logout_devices", &value))
+    logout_devices = json_object_get_boolean (value);
+  if (!set_password_locked (self, who->user_id, password, logout_devices, who, reply))
+    return;
+  reply_json (reply, 200, json_object_new_object ());
 }
 
 /* ------------------------------------------------------------------------ */
@@ -2748,6 +3395,8 @@ static const Route routes[] = {
   { "GET", "_matrix/client/{v}/rooms/{}/joined_members", AUTH_USER, handle_joined_members, FOR_BOTH },
   { "GET", "_matrix/client/{v}/joined_rooms", AUTH_USER, handle_joined_rooms, FOR_BOTH },
   { "POST", "_matrix/client/{v}/account/deactivate", AUTH_USER, handle_account_deactivate, FOR_BOTH },
+  /* the token is optional: the handler authenticates when there is one */
+  { "POST", "_matrix/client/{v}/account/password", AUTH_NONE, handle_account_password, FOR_SYNAPSE },
   { "POST", "_matrix/client/{v}/rooms/{}/leave", AUTH_USER, handle_room_leave, FOR_BOTH },
   { "POST", "_matrix/client/{v}/rooms/{}/forget", AUTH_USER, handle_room_forget, FOR_BOTH },
   { "GET", ".well-known/matrix/client", AUTH_NONE, handle_well_known, FOR_BOTH },
@@ -2762,6 +3411,11 @@ static const Route routes[] = {
   { "POST", "_synapse/admin/v1/users/{}/login", AUTH_ADMIN, handle_login_as_user, FOR_BOTH },
   { "POST", "_synapse/admin/v1/deactivate/{}", AUTH_ADMIN, handle_deactivate, FOR_BOTH },
   { "DELETE", "_synapse/admin/v1/rooms/{}", AUTH_ADMIN, handle_delete_room, FOR_BOTH },
+  { "GET", "_synapse/admin/v1/rooms/{}", AUTH_ADMIN, handle_admin_room, FOR_BOTH },
+  { "GET", "_synapse/admin/v1/rooms/{}/state", AUTH_ADMIN, handle_admin_room_state, FOR_BOTH },
+  { "GET", "_synapse/admin/v2/users/{}/devices", AUTH_ADMIN, handle_admin_user_devices, FOR_BOTH },
+  { "GET", "_synapse/admin/v1/users/{}/joined_rooms", AUTH_ADMIN, handle_admin_user_joined_rooms, FOR_BOTH },
+  { "POST", "_synapse/admin/v1/reset_password/{}", AUTH_ADMIN, handle_reset_password, FOR_BOTH },
 };
 
 /* On a match, `captures` holds the "{}" segments (borrowed) and NULLs */
@@ -2827,6 +3481,23 @@ authenticate_locked (TestHomeserver *self, Request *req, Requester *who, Reply *
     {
       reply_unknown_token (reply);
       return FALSE;
+    }
+  /* Auth.get_user_by_req() records the client IP before the handler runs,
+   * whatever the handler answers. Synapse writes it at most once per 2 min
+   * per token and IP (LAST_SEEN_GRANULARITY); here every request counts, so
+   * that tests can see it move. Puppet tokens have no device. */
+  if (token->device_id != NULL)
+    {
+      Device *device = lookup_device (self, token->user_id, token->device_id);
+
+      if (device != NULL)
+        {
+          device->last_seen_ts = now_ms ();
+          g_free (device->last_seen_ip);
+          device->last_seen_ip = g_strdup (req->remote_ip);
+          g_free (device->last_seen_user_agent);
+          device->last_seen_user_agent = g_strdup (req->user_agent);
+        }
     }
   who->user_id = g_strdup (token->user_id);
   who->device_id = g_strdup (token->device_id);
@@ -3119,6 +3790,10 @@ request_new (TestHomeserver *self, SoupServerMessage *msg, const char *path, GHa
         g_hash_table_insert (req->query, g_strdup (key), g_strdup (value));
     }
   req->authorization = g_strdup (soup_message_headers_get_one (headers, "Authorization"));
+  req->user_agent = g_strdup (soup_message_headers_get_one (headers, "User-Agent"));
+  if (req->user_agent == NULL)
+    req->user_agent = g_strdup ("");
+  req->remote_ip = g_strdup (soup_server_message_get_remote_host (msg));
   req->body = g_strndup (g_bytes_get_data (body, NULL), g_bytes_get_size (body));
   req->body_len = g_bytes_get_size (body);
   return req;
@@ -3147,12 +3822,17 @@ find_fault_locked (TestHomeserver *self, const gchar *method, const gchar *path)
 
 /* Server time of a real Synapse 1.67 for each request mxprov makes
  * (matrix-api-notes.md, "Costs measured"): bcrypt for a password login and
- * for setting a password, 0.2 s for createRoom, ~5 ms for the rest. */
+ * for setting a password, 0.2 s for createRoom, ~5 ms for the rest. A
+ * password change may pay bcrypt twice: checking the old password of its
+ * UIA stage, and hashing new_password (which Synapse does even while the
+ * auth is still incomplete, to keep the hash in the session). */
 static guint
 synapse_cost_ms (const Request *req)
 {
   gboolean has_password = req->body != NULL
                           && g_strstr_len (req->body, (gssize) req->body_len, "\"password\"") != NULL;
+  gboolean has_new_password = req->body != NULL
+                              && g_strstr_len (req->body, (gssize) req->body_len, "\"new_password\"") != NULL;
 
   if (g_strcmp0 (req->method, "POST") == 0 && g_strcmp0 (req->path, "/_matrix/client/v3/login") == 0
       && has_password)
@@ -3160,6 +3840,14 @@ synapse_cost_ms (const Request *req)
   if (g_strcmp0 (req->method, "PUT") == 0 && g_str_has_prefix (req->path, "/_synapse/admin/v2/users/")
       && has_password)
     return 280;
+  if (g_strcmp0 (req->method, "POST") == 0
+      && g_str_has_prefix (req->path, "/_synapse/admin/v1/reset_password/") && has_new_password)
+    return 280;
+  if (g_strcmp0 (req->method, "POST") == 0
+      && (g_strcmp0 (req->path, "/_matrix/client/v3/account/password") == 0
+          || g_strcmp0 (req->path, "/_matrix/client/r0/account/password") == 0)
+      && (has_password || has_new_password))
+    return (has_password ? 280 : 0) + (has_new_password ? 280 : 0);
   if (g_strcmp0 (req->method, "POST") == 0
       && g_strcmp0 (req->path, "/_matrix/client/v3/createRoom") == 0)
     return 200;
@@ -3713,6 +4401,36 @@ test_homeserver_count_devices (TestHomeserver *self, const gchar *user_id)
   return ret;
 }
 
+GPtrArray *
+test_homeserver_list_devices (TestHomeserver *self, const gchar *user_id)
+{
+  GPtrArray *ret = g_ptr_array_new_with_free_func (g_free);
+
+  g_mutex_lock (&self->lock);
+  for (guint i = 0; i < self->devices->len; i++)
+    {
+      Device *device = g_ptr_array_index (self->devices, i);
+      if (g_strcmp0 (device->user_id, user_id) == 0)
+        g_ptr_array_add (ret, g_strdup (device->device_id));
+    }
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+gchar *
+test_homeserver_get_device_display_name (TestHomeserver *self, const gchar *user_id,
+                                         const gchar *device_id)
+{
+  Device *device;
+  gchar *ret;
+
+  g_mutex_lock (&self->lock);
+  device = lookup_device (self, user_id, device_id);
+  ret = device != NULL ? g_strdup (device->display_name) : NULL;
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
 guint
 test_homeserver_count_tokens (TestHomeserver *self, const gchar *user_id)
 {
@@ -3755,6 +4473,17 @@ test_homeserver_list_joined_rooms (TestHomeserver *self, const gchar *user_id)
       if (room_has_member (room, user_id))
         g_ptr_array_add (ret, g_strdup (room->room_id));
     }
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
+gboolean
+test_homeserver_room_exists (TestHomeserver *self, const gchar *room_id)
+{
+  gboolean ret;
+
+  g_mutex_lock (&self->lock);
+  ret = lookup_room (self, room_id) != NULL;
   g_mutex_unlock (&self->lock);
   return ret;
 }

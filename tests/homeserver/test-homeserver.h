@@ -47,7 +47,9 @@ typedef struct {
  * mxprov can tell: every /_synapse/admin endpoint but the shared-secret
  * register one answers 404 M_UNRECOGNIZED, login has no home_server, there is
  * no Server header, GET /_matrix/federation/v1/version names Dendrite, and the
- * register and self-deactivate endpoints answer Dendrite's way. */
+ * register and self-deactivate endpoints answer Dendrite's way.
+ * POST /_matrix/client/v3/account/password is modelled for Synapse only: the
+ * Dendrite flavour answers it 404 M_UNRECOGNIZED. */
 typedef enum {
   TEST_HOMESERVER_SYNAPSE,
   TEST_HOMESERVER_DENDRITE,
@@ -78,8 +80,10 @@ void test_homeserver_set_password_login (TestHomeserver *self, gboolean enabled)
  * without blocking other requests (0 = none). */
 void test_homeserver_set_request_delay (TestHomeserver *self, guint delay_ms);
 /* Model a real Synapse's server time per request, on top of the delay
- * above: 280 ms for a password login or setting a password (bcrypt), 200 ms
- * for createRoom, 5 ms for anything else. */
+ * above: 280 ms for a password login or setting a password (bcrypt; PUT
+ * user, reset_password), 280 ms for each of the old password and
+ * new_password in an account/password request, 200 ms for createRoom, 5 ms
+ * for anything else. */
 void test_homeserver_set_synapse_costs (TestHomeserver *self, gboolean enabled);
 /* Apply `fault` to requests matching method and path (exact match on the
  * percent-decoded path, or a prefix match when `path` ends in '*'): skip the
@@ -116,10 +120,20 @@ gchar *test_homeserver_get_user_displayname (TestHomeserver *self, const gchar *
 guint test_homeserver_count_users (TestHomeserver *self);
 /* devices created by password login (puppet tokens from login-as-user have no device) */
 guint test_homeserver_count_devices (TestHomeserver *self, const gchar *user_id);
+/* user_id's device IDs in creation order; free with g_ptr_array_unref */
+GPtrArray *test_homeserver_list_devices (TestHomeserver *self, const gchar *user_id);
+/* the device's display name (initial_device_display_name at login or
+ * registration; Dendrite's shared-secret registration names it after the
+ * user), or NULL: no name, or no such device; g_free */
+gchar *test_homeserver_get_device_display_name (TestHomeserver *self, const gchar *user_id,
+                                                const gchar *device_id);
 /* valid access tokens that act as user_id, device tokens and puppet tokens alike */
 guint test_homeserver_count_tokens (TestHomeserver *self, const gchar *user_id);
 /* room IDs in creation order; free with g_ptr_array_unref */
 GPtrArray *test_homeserver_list_rooms (TestHomeserver *self);
+/* whether the server still has the room: FALSE for an unknown room and
+ * after DELETE /_synapse/admin/v1/rooms/<id> (purged or not) */
+gboolean test_homeserver_room_exists (TestHomeserver *self, const gchar *room_id);
 /* rooms user_id has joined */
 GPtrArray *test_homeserver_list_joined_rooms (TestHomeserver *self, const gchar *user_id);
 gboolean test_homeserver_room_is_joined (TestHomeserver *self, const gchar *room_id,
