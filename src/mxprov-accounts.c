@@ -184,7 +184,8 @@ mxprov_accounts_collect (gint argc, gchar **argv, gchar **bundle_files, const gc
 }
 
 gboolean
-mxprov_accounts_connect (MxprovSession *session, GPtrArray *accounts, GError **error)
+mxprov_accounts_connect (MxprovSession *session, GPtrArray *accounts, const gint *required,
+                         GError **error)
 {
   for (guint i = 0; session->homeserver == NULL && i < accounts->len; i++)
     {
@@ -194,8 +195,13 @@ mxprov_accounts_connect (MxprovSession *session, GPtrArray *accounts, GError **e
     }
   /* the user step's own run never happens here; its input is deferred */
   if (!mxprov_session_prepare (session, (const gchar *const[]) { "user.localpart", NULL }, NULL,
-                               error)
-      || !mxprov_session_connect (session, error))
+                               error))
+    return FALSE;
+  for (gsize i = 0; required[i] >= 0; i++)
+    if (!mxprov_pipeline_check_entry (session->pipeline, (MxprovPipelineEntry) required[i], "user",
+                                      error))
+      return FALSE;
+  if (!mxprov_session_connect (session, error))
     return FALSE;
   if (!mxprov_pipeline_execute (session->pipeline, session->context, "auth", error))
     {

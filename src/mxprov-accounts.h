@@ -32,9 +32,11 @@ GPtrArray *mxprov_accounts_collect (gint argc, gchar **argv, gchar **bundle_file
                                     const gchar *input_file, GError **error);
 
 /* Prepare and connect the session for these accounts (the homeserver of
- * their first bundle when --homeserver is not given), and run the auth
- * step: one admin login for all of them. */
-gboolean mxprov_accounts_connect (MxprovSession *session, GPtrArray *accounts, GError **error);
+ * their first bundle when --homeserver is not given), check that the user
+ * step has the entries the command needs (`required`, ending with -1)
+ * before any request, and run the auth step: one admin login for all. */
+gboolean mxprov_accounts_connect (MxprovSession *session, GPtrArray *accounts,
+                                  const gint *required, GError **error);
 
 typedef enum {
   MXPROV_ACCOUNT_UNUSED,      /* active, no device, in its one marked room */

@@ -64,6 +64,27 @@ check_reissuable (const MxprovAccountStatus *status, gboolean force, GError **er
   return TRUE;
 }
 
+/* Keep only `user` (a localpart or full ID) of a batch output's accounts. */
+static gboolean
+select_account (GPtrArray *accounts, const gchar *user, const gchar *input_file, GError **error)
+{
+  for (guint i = accounts->len; i > 0; i--)
+    {
+      const MxprovAccount *account = g_ptr_array_index (accounts, i - 1);
+      g_autofree gchar *prefix = g_strdup_printf ("@%s:", user);
+
+      if (g_strcmp0 (account->user, user) != 0 && !g_str_has_prefix (account->user, prefix))
+        g_ptr_array_remove_index (accounts, i - 1);
+    }
+  if (accounts->len == 0)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "%s has no created account %s", input_file, user);
+      return FALSE;
+    }
+  return TRUE;
+}
+
 gint
 mxprov_cmd_reissue (gint argc, gchar **argv)
 {
@@ -79,14 +100,18 @@ mxprov_cmd_reissue (gint argc, gchar **argv)
   g_autofree gchar **argv_copy = g_memdup2 (argv, sizeof (gchar *) * (gsize) (argc + 1));
   g_auto(GStrv) bundle_files = NULL;
   g_autofree gchar *output_file = NULL;
+  g_autofree gchar *input_file = NULL;
   g_autofree gchar *format = NULL;
   const gchar *bundle_key;
   const gchar *bundle;
   gboolean force = FALSE;
   gint argc_copy = argc;
+  const gint needed[] = { MXPROV_PIPELINE_ENTRY_STATUS, MXPROV_PIPELINE_ENTRY_SET_PASSWORD, -1 };
   const GOptionEntry entries[] = {
     { "bundle", 'b', 0, G_OPTION_ARG_FILENAME_ARRAY, &bundle_files,
       "The account by its old bundle in FILE (- = standard input)", "FILE" },
+    { "input", 'i', 0, G_OPTION_ARG_FILENAME, &input_file,
+      "Take USER's old bundle from a batch's --output file", "BATCH.jsonl" },
     { "output", 'o', 0, G_OPTION_ARG_FILENAME, &output_file,
       "Write the new bundle to FILE (created with mode 0600, never overwritten)", "FILE" },
     { "format", 'f', 0, G_OPTION_ARG_STRING, &format,
@@ -96,7 +121,7 @@ mxprov_cmd_reissue (gint argc, gchar **argv)
     { NULL }
   };
 
-  options = g_option_context_new ("USER|--bundle FILE - a new bundle for an unused account");
+  options = g_option_context_new ("USER|--bundle FILE|USER --input BATCH.jsonl - a new bundle for an unused account");
   g_option_context_set_summary (options,
     "For an account that status calls unused, sets a new random password\n"
     "(only that: its devices and room are kept) and prints a new bundle for\n"
@@ -129,7 +154,19 @@ mxprov_cmd_reissue (gint argc, gchar **argv)
                    "--format must be base64 or json, not '%s'", format);
       return mxprov_exit_with_error (error);
     }
-  accounts = mxprov_accounts_collect (argc, argv, bundle_files, NULL, &error);
+  if (input_file != NULL)
+    {
+      /* USER picks its record out of the batch output */
+      accounts = argc == 2 ? mxprov_accounts_collect (1, argv, bundle_files, input_file, &error)
+                           : NULL;
+      if (argc != 2)
+        g_set_error_literal (&error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                             "with --input, name the account to reissue: USER");
+      if (accounts != NULL && !select_account (accounts, argv[1], input_file, &error))
+        g_clear_pointer (&accounts, g_ptr_array_unref);
+    }
+  else
+    accounts = mxprov_accounts_collect (argc, argv, bundle_files, NULL, &error);
   if (accounts == NULL)
     return mxprov_exit_with_error (error);
   if (accounts->len != 1)
@@ -144,7 +181,7 @@ mxprov_cmd_reissue (gint argc, gchar **argv)
       if (output == NULL)
         return mxprov_exit_with_error (error);
     }
-  if (!mxprov_accounts_connect (session, accounts, &error))
+  if (!mxprov_accounts_connect (session, accounts, needed, &error))
     return mxprov_exit_with_error (error);
 
   run = mxprov_account_run_new (session, g_ptr_array_index (accounts, 0), &error);

@@ -167,6 +167,7 @@ mxprov_cmd_revoke (gint argc, gchar **argv)
   guint n_revoke = 0, n_revoked = 0, n_not = 0;
   gint failure_code = EX_OK;
   gint argc_copy = argc;
+  const gint needed[] = { MXPROV_PIPELINE_ENTRY_STATUS, MXPROV_PIPELINE_ENTRY_ADOPT, -1 };
   const GOptionEntry entries[] = {
     { "bundle", 'b', 0, G_OPTION_ARG_FILENAME_ARRAY, &bundle_files,
       "An account by its bundle in FILE (- = standard input); repeatable", "FILE" },
@@ -211,7 +212,7 @@ mxprov_cmd_revoke (gint argc, gchar **argv)
   /* no terminal to ask on and no --yes: say so before logging in */
   if (!yes && !isatty (STDIN_FILENO) && !confirm (accounts->len, yes, &error))
     return mxprov_exit_with_error (error);
-  if (!mxprov_accounts_connect (session, accounts, &error))
+  if (!mxprov_accounts_connect (session, accounts, needed, &error))
     return mxprov_exit_with_error (error);
 
   /* 1. Look at every account before touching any. */

@@ -29,6 +29,7 @@ mxprov_cmd_status (gint argc, gchar **argv)
   guint counts[MXPROV_ACCOUNT_PROBLEM + 1] = { 0 };
   gboolean json = FALSE;
   gint argc_copy = argc;
+  const gint needed[] = { MXPROV_PIPELINE_ENTRY_STATUS, -1 };
   const GOptionEntry entries[] = {
     { "bundle", 'b', 0, G_OPTION_ARG_FILENAME_ARRAY, &bundle_files,
       "An account by its bundle in FILE (- = standard input); repeatable", "FILE" },
@@ -63,7 +64,7 @@ mxprov_cmd_status (gint argc, gchar **argv)
   if (!mxprov_accounts_check_format (format, &json, &error))
     return mxprov_exit_with_error (error);
   accounts = mxprov_accounts_collect (argc, argv, bundle_files, input_file, &error);
-  if (accounts == NULL || !mxprov_accounts_connect (session, accounts, &error))
+  if (accounts == NULL || !mxprov_accounts_connect (session, accounts, needed, &error))
     return mxprov_exit_with_error (error);
 
   if (!json)

@@ -428,22 +428,30 @@ mark_ran (MxprovPipeline *self, guint index)
 }
 
 gboolean
+mxprov_pipeline_check_entry (MxprovPipeline *self, MxprovPipelineEntry entry,
+                             const gchar *step, GError **error)
+{
+  MxprovPlugin *plugin = mxprov_pipeline_get_plugin_for_step (self, step);
+
+  if (plugin != NULL && has_entry (mxprov_plugin_get_info_struct (plugin), entry))
+    return TRUE;
+  g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_UNSUPPORTED,
+               "not supported by %s: the plugin of step '%s' has no %s entry "
+               "(mxprov-plugin(7), since mxprov 0.2)",
+               plugin != NULL ? mxprov_plugin_get_name (plugin) : "this pipeline",
+               step, entry_name (entry));
+  return FALSE;
+}
+
+gboolean
 mxprov_pipeline_call_entry (MxprovPipeline *self, MxprovContext *context,
                             MxprovPipelineEntry entry, const gchar *first_step,
                             const gchar *required_step, json_object *report, GError **error)
 {
-  MxprovPlugin *required = mxprov_pipeline_get_plugin_for_step (self, required_step);
   gint wanted = mxprov_step_order (first_step);
 
-  if (required == NULL || !has_entry (mxprov_plugin_get_info_struct (required), entry))
-    {
-      g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_UNSUPPORTED,
-                   "not supported by %s: the plugin of step '%s' has no %s entry "
-                   "(mxprov-plugin(7), since mxprov 0.2)",
-                   required != NULL ? mxprov_plugin_get_name (required) : "this pipeline",
-                   required_step, entry_name (entry));
-      return FALSE;
-    }
+  if (!mxprov_pipeline_check_entry (self, entry, required_step, error))
+    return FALSE;
   for (guint i = 0; i < self->plugins->len; i++)
     {
       MxprovPlugin *plugin = g_ptr_array_index (self->plugins, i);

@@ -84,6 +84,9 @@ gboolean mxprov_pipeline_call_entry (MxprovPipeline *self, MxprovContext *contex
                                      MxprovPipelineEntry entry, const gchar *first_step,
                                      const gchar *required_step, json_object *report,
                                      GError **error);
+/* Whether `step`'s plugin has `entry`; the error is call_entry's. */
+gboolean mxprov_pipeline_check_entry (MxprovPipeline *self, MxprovPipelineEntry entry,
+                                      const gchar *step, GError **error);
 /* Run one step's run (reissue: the bundle step, after set_password). */
 gboolean mxprov_pipeline_execute_step (MxprovPipeline *self, MxprovContext *context,
                                        const gchar *step, GError **error);
