@@ -372,6 +372,71 @@ test_run_rollback_failure_is_warning (void)
   g_assert_nonnull (strstr (trace->str, "rollback:fake-room rollback:fake-user cleanup:fake-user"));
 }
 
+/* The entries for accounts made earlier: called in step order from the
+ * first step asked for, only where a plugin has them; those steps then get
+ * rollback and cleanup; a required step without the entry is "not
+ * supported", before anything is called. */
+static gboolean
+fake_status (MxprovPlugin *plugin, MxprovContext *context, json_object *report, GError **error)
+{
+  g_string_append_printf (trace, "status:%s ", mxprov_plugin_get_name (plugin));
+  json_object_object_add (report, mxprov_plugin_get_name (plugin), json_object_new_boolean (TRUE));
+  return TRUE;
+}
+
+static gboolean
+fake_adopt (MxprovPlugin *plugin, MxprovContext *context, GError **error)
+{
+  g_string_append_printf (trace, "adopt:%s ", mxprov_plugin_get_name (plugin));
+  return TRUE;
+}
+
+static void
+test_entries (void)
+{
+  MxprovPluginInfo user = fake_user;
+  MxprovPluginInfo room = fake_room;
+  const MxprovPluginInfo *const infos[] = { &fake_auth, &user, &room, &fake_bundle, NULL };
+  const MxprovPluginInfo *const old[] = { &fake_auth, &fake_user, &fake_room, &fake_bundle, NULL };
+  g_autoptr(MxprovPipeline) pipeline = NULL;
+  g_autoptr(MxprovPipeline) old_pipeline = make_pipeline (old);
+  g_autoptr(MxprovContext) context = make_inputs ();
+  g_autoptr(json_object) report = json_object_new_object ();
+  g_autoptr(GError) error = NULL;
+
+  setup ();
+  user.status = fake_status;
+  user.adopt = fake_adopt;
+  room.status = fake_status;
+  pipeline = make_pipeline (infos);
+
+  g_assert_true (mxprov_pipeline_call_entry (pipeline, context, MXPROV_PIPELINE_ENTRY_STATUS, "user",
+                                             "user", report, &error));
+  g_assert_no_error (error);
+  g_assert_true (json_object_object_get_ex (report, "fake-user", NULL));
+  g_assert_true (json_object_object_get_ex (report, "fake-room", NULL));
+  /* the room step has no adopt: only the user's is called */
+  g_assert_true (mxprov_pipeline_call_entry (pipeline, context, MXPROV_PIPELINE_ENTRY_ADOPT, "user",
+                                             "user", NULL, &error));
+  g_assert_true (mxprov_pipeline_rollback (pipeline, context));
+  mxprov_pipeline_cleanup (pipeline, context);
+  g_assert_cmpstr (trace->str, ==, "status:fake-user status:fake-room adopt:fake-user "
+                                   "rollback:fake-room rollback:fake-user cleanup:fake-user ");
+
+  /* the same steps built for ABI 1 before the entries existed */
+  g_string_truncate (trace, 0);
+  g_assert_false (mxprov_pipeline_call_entry (old_pipeline, context, MXPROV_PIPELINE_ENTRY_STATUS,
+                                              "user", "user", report, &error));
+  g_assert_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_UNSUPPORTED);
+  g_assert_nonnull (strstr (error->message, "not supported by fake-user"));
+  g_assert_cmpint (mxprov_exit_code_for_error (error), ==, EX_UNAVAILABLE);
+  g_assert_cmpstr (trace->str, ==, "");
+  g_clear_error (&error);
+  g_assert_false (mxprov_pipeline_check_entry (pipeline, MXPROV_PIPELINE_ENTRY_SET_PASSWORD, "user",
+                                               &error));
+  g_assert_nonnull (strstr (error->message, "no set_password entry"));
+}
+
 /* A batch runs one set of plugin instances per account, made from the
  * modules loaded once: each instance gets init again and data of its own,
  * and freeing one leaves the others, and the loaded set, working. */
@@ -457,6 +522,7 @@ main (int argc, char **argv)
   g_test_add_func ("/pipeline/run/describe-hides-secrets", test_run_describe_hides_secrets);
   g_test_add_func ("/pipeline/run/rollback-failure-is-warning", test_run_rollback_failure_is_warning);
   g_test_add_func ("/pipeline/new-instances", test_new_instances);
+  g_test_add_func ("/pipeline/entries", test_entries);
   rc = g_test_run ();
   g_clear_pointer (&behaviours, g_hash_table_unref);
   if (trace != NULL)
