@@ -46,3 +46,11 @@ b64=$(tr -- '-_' '+/' < "$work/bundle" | tr -d '\n')
 case $(( ${#b64} % 4 )) in 2) b64="$b64==" ;; 3) b64="$b64=" ;; esac
 printf '%s' "$b64" | base64 -d | sed 's/"password":"[^"]*"/"password":"********"/'
 echo
+echo
+echo "demo: this is a version 1 bundle, the original plan's and mxprov's default."
+echo "demo: current Lotti releases (0.9.976, April 2026, and later) accept only version 2:"
+echo "demo: add --bundle-version 2 (and serve the homeserver over https://, which the app requires)."
+echo
+echo "demo: \$ mxprov status --homeserver $url --admin-user admin --admin-password-file FILE lotti_sync_demo"
+"$MXPROV" status --homeserver "$url" --admin-user admin \
+    --admin-password-file "$work/admin-password" lotti_sync_demo
