@@ -32,19 +32,22 @@ shared_secret_auth_init (MxprovPlugin *plugin, GKeyFile *config, const gchar *gr
   return mxprov_config_get_string (config, group, "secret-file", NULL, &self->secret_file, error);
 }
 
+/* The environment wins over secret-file= of a config file, as users of
+ * git, curl and ssh expect: a one-off run can use another secret without
+ * editing the config. */
 static gchar *
 read_secret (SharedSecretAuth *self, GError **error)
 {
   const gchar *env = g_getenv ("MXPROV_REGISTRATION_SECRET");
 
-  if (self->secret_file != NULL)
-    return mxprov_secret_read_file (self->secret_file, "registration shared secret", error);
   if (env != NULL && *env != '\0')
     {
       gchar *secret = g_strdup (env);
       g_unsetenv ("MXPROV_REGISTRATION_SECRET");
       return secret;
     }
+  if (self->secret_file != NULL)
+    return mxprov_secret_read_file (self->secret_file, "registration shared secret", error);
   g_set_error_literal (error, MXPROV_CONFIG_ERROR, MXPROV_CONFIG_ERROR_MISSING,
                        "no registration shared secret: set secret-file= in the [auth] group of "
                        "the config, or MXPROV_REGISTRATION_SECRET");

@@ -1,8 +1,16 @@
 /* synapse-auth: the auth step on Synapse. Logs in as the admin with a
  * password, learns the server name from the returned user ID, proves the
  * account is a server admin, and logs that session out at the end so
- * repeated runs leave no devices behind. */
+ * repeated runs leave no devices behind.
+ *
+ * With an admin access token the admin gave (the host puts it in the
+ * context as admin.token before the step runs) there is no login at all,
+ * so Synapse's login rate limit never applies: whoami names the admin,
+ * the admin check is the same, and the token is never logged out (mxprov
+ * did not make it). */
 #include "config.h"
+
+#include <string.h>
 
 #include <mxprov/mxprov.h>
 
@@ -54,6 +62,80 @@ check_password_login (MxprovHttp *http, GError **error)
   return FALSE;
 }
 
+/* The admin a given token belongs to; a refused token says so. */
+static gchar *
+whoami (MxprovHttp *http, const gchar *token, GError **error)
+{
+  g_autoptr(json_object) answer = NULL;
+  g_autoptr(GError) error_local = NULL;
+  const gchar *user_id;
+
+  answer = mxprov_http_request (http, "GET", "/_matrix/client/v3/account/whoami", token, NULL,
+                                NULL, &error_local);
+  if (answer == NULL)
+    {
+      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_UNKNOWN_TOKEN)
+          || g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_MISSING_TOKEN))
+        g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                    "the admin token was refused (expired, revoked, or not this "
+                                    "server's); get a new one: ");
+      else
+        g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                    "checking the admin token: ");
+      return NULL;
+    }
+  user_id = mxprov_json_get_string (answer, "user_id", error);
+  return g_strdup (user_id);
+}
+
+/* The token the admin gave: whoami says whose it is. */
+static gchar *
+use_given_token (MxprovContext *context, const gchar *token, GError **error)
+{
+  const gchar *admin_user = mxprov_context_get (context, "admin.user");
+  gchar *user_id = whoami (mxprov_context_get_http (context), token, error);
+
+  if (user_id == NULL)
+    return NULL;
+  if (admin_user != NULL && g_strcmp0 (admin_user, user_id) != 0
+      && !(g_str_has_prefix (user_id + 1, admin_user) && user_id[strlen (admin_user) + 1] == ':'))
+    g_warning ("the admin token belongs to %s, not to --admin-user %s; going on as %s",
+               user_id, admin_user, user_id);
+  return user_id;
+}
+
+/* A password login on a fresh device; the token goes into the context
+ * (and is logged out in cleanup). */
+static gchar *
+log_in_with_password (SynapseAuth *self, MxprovContext *context, GError **error)
+{
+  g_autoptr(GError) error_local = NULL;
+  g_autofree gchar *device_id = mxprov_matrix_new_device_id ();
+  g_autoptr(MxprovSecret) token = NULL;
+  gchar *user_id = NULL;
+  const gchar *admin_user, *password;
+
+  if ((admin_user = mxprov_context_lookup (context, "admin.user", error)) == NULL
+      || (password = mxprov_context_lookup (context, "admin.password", error)) == NULL)
+    return NULL;
+  if (!mxprov_matrix_password_login (mxprov_context_get_http (context), admin_user, password,
+                                     device_id, &user_id, &token, &error_local))
+    {
+      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN))
+        g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                    "admin login as '%s' refused; check the admin user and password: ",
+                                    admin_user);
+      else
+        g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                    "admin login as '%s' failed: ", admin_user);
+      return NULL;
+    }
+  /* Keep the token before anything else can fail, so cleanup logs it out. */
+  self->access_token = g_strdup (token);
+  mxprov_context_set (context, "admin.token", token, MXPROV_CONTEXT_FLAG_SECRET);
+  return user_id;
+}
+
 static gboolean
 synapse_auth_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
 {
@@ -64,36 +146,17 @@ synapse_auth_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
   g_autofree gchar *server_name = NULL;
   g_autofree gchar *escaped = NULL;
   g_autofree gchar *path = NULL;
-  g_autofree gchar *device_id = mxprov_matrix_new_device_id ();
   g_autofree gchar *user_id = NULL;
-  g_autoptr(MxprovSecret) token = NULL;
-  const gchar *admin_user = mxprov_context_lookup (context, "admin.user", error);
-  const gchar *password;
+  const gchar *given_token = mxprov_context_get (context, "admin.token");
   gboolean is_admin = FALSE;
 
-  if (admin_user == NULL)
-    return FALSE;
-  password = mxprov_context_lookup (context, "admin.password", error);
-  if (password == NULL)
-    return FALSE;
+  /* the new user logs in with a password: the server must offer that */
   if (!check_password_login (http, error))
     return FALSE;
-
-  if (!mxprov_matrix_password_login (http, admin_user, password, device_id, &user_id, &token,
-                                     &error_local))
-    {
-      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN))
-        g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
-                                    "admin login as '%s' refused; check the admin user and password: ",
-                                    admin_user);
-      else
-        g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
-                                    "admin login as '%s' failed: ", admin_user);
-      return FALSE;
-    }
-  /* Keep the token before anything else can fail, so cleanup logs it out. */
-  self->access_token = g_strdup (token);
-  mxprov_context_set (context, "admin.token", token, MXPROV_CONTEXT_FLAG_SECRET);
+  user_id = given_token != NULL ? use_given_token (context, given_token, error)
+                                : log_in_with_password (self, context, error);
+  if (user_id == NULL)
+    return FALSE;
   mxprov_context_set (context, "admin.user_id", user_id, MXPROV_CONTEXT_FLAG_NONE);
 
   /* The server name is the part after ':' of our own ID; it may differ
@@ -105,7 +168,8 @@ synapse_auth_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
 
   escaped = mxprov_http_escape (user_id);
   path = g_strdup_printf ("/_synapse/admin/v1/users/%s/admin", escaped);
-  admin_answer = mxprov_http_request (http, "GET", path, self->access_token, NULL, NULL,
+  admin_answer = mxprov_http_request (http, "GET", path,
+                                      mxprov_context_get (context, "admin.token"), NULL, NULL,
                                       &error_local);
   if (admin_answer == NULL)
     {
@@ -132,7 +196,8 @@ synapse_auth_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
                    "%s is not a server admin; log in with an admin account", user_id);
       return FALSE;
     }
-  g_info ("logged in as server admin %s (server name %s)", user_id, server_name);
+  g_info ("%s as server admin %s (server name %s)",
+          given_token != NULL ? "using the admin token" : "logged in", user_id, server_name);
   return TRUE;
 }
 
@@ -159,7 +224,7 @@ MXPROV_PLUGIN_DEFINE (
   .name = "synapse-auth",
   .step = "auth",
   .backend = "synapse",
-  .description = "Password login as a Synapse server admin; logs out when done",
+  .description = "Login as a Synapse server admin (password, or a given admin token); logs out what it made",
   .requires = requires,
   .provides = provides,
   .options = NULL,

@@ -133,8 +133,7 @@ mxprov_cmd_provision (gint argc, gchar **argv)
         return mxprov_exit_with_error (error);
       mxprov_context_set (context, "user.localpart", o.username, MXPROV_CONTEXT_FLAG_NONE);
     }
-  if (!mxprov_pipeline_check (pipeline, context,
-                              (const gchar *const[]) { "admin.password", NULL },
+  if (!mxprov_pipeline_check (pipeline, context, mxprov_session_deferred_inputs (session),
                               o.check_only ? NULL : outputs, &error))
     return mxprov_exit_with_error (error);
   if (o.output_file != NULL && !o.check_only)

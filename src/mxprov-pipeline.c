@@ -26,7 +26,8 @@ static const struct {
 } input_hints[] = {
   { "homeserver", "--homeserver URL (or homeserver= in [provision])" },
   { "admin.user", "--admin-user NAME (or admin-user= in [provision])" },
-  { "admin.password", "--admin-password-file FILE, MXPROV_ADMIN_PASSWORD, or a terminal to prompt on" },
+  { "admin.password", "--admin-password-file FILE, MXPROV_ADMIN_PASSWORD, a terminal to prompt on, "
+                      "or an admin token (--admin-token-file FILE, MXPROV_ADMIN_TOKEN)" },
   { "user.localpart", "--username NAME" },
   { "user.displayname", "--display-name NAME (or display-name= in [provision])" },
 };

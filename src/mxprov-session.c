@@ -37,6 +37,9 @@ mxprov_session_free (MxprovSession *self)
   g_free (self->admin_user);
   g_free (self->admin_password_file);
   mxprov_secret_free (self->admin_password);
+  g_free (self->admin_token_file);
+  g_free (self->config_admin_password_file);
+  g_free (self->config_admin_token_file);
   g_free (self->display_name);
   g_free (self->config_file);
   g_free (self->cacert);
@@ -61,6 +64,9 @@ mxprov_session_option_entries (MxprovSession *o)
       "Read the admin password from FILE (- = standard input)", "FILE" },
     { "admin-password", 0, 0, G_OPTION_ARG_STRING, &o->admin_password,
       "Admin password on the command line (discouraged: visible to other users)", "PASSWORD" },
+    { "admin-token-file", 'T', 0, G_OPTION_ARG_FILENAME, &o->admin_token_file,
+      "Use the admin access token in FILE (- = standard input) instead of a password login",
+      "FILE" },
     { "display-name", 'd', 0, G_OPTION_ARG_STRING, &o->display_name,
       "Display name of the new account (default: " MXPROV_DEFAULT_DISPLAY_NAME ")", "NAME" },
     { "config", 'c', 0, G_OPTION_ARG_FILENAME, &o->config_file,
@@ -160,7 +166,9 @@ apply_config_defaults (MxprovSession *o, GKeyFile *keyfile, GError **error)
   } keys[] = {
     { "homeserver", G_STRUCT_OFFSET (MxprovSession, homeserver) },
     { "admin-user", G_STRUCT_OFFSET (MxprovSession, admin_user) },
-    { "admin-password-file", G_STRUCT_OFFSET (MxprovSession, admin_password_file) },
+    /* secrets files: the environment wins over these (see resolve_admin_credential) */
+    { "admin-password-file", G_STRUCT_OFFSET (MxprovSession, config_admin_password_file) },
+    { "admin-token-file", G_STRUCT_OFFSET (MxprovSession, config_admin_token_file) },
     { "display-name", G_STRUCT_OFFSET (MxprovSession, display_name) },
     { "cacert", G_STRUCT_OFFSET (MxprovSession, cacert) },
   };
@@ -200,11 +208,90 @@ apply_config_defaults (MxprovSession *o, GKeyFile *keyfile, GError **error)
   return TRUE;
 }
 
+static gboolean
+env_is_set (const gchar *name)
+{
+  const gchar *value = g_getenv (name);
+  return value != NULL && *value != '\0';
+}
+
+/* Which admin credential this run uses, decided before any request: the
+ * command line wins over the environment, which wins over [provision] in
+ * a config file (as git, curl and ssh have it); at each level a token and
+ * a password together are an error, not a guess. */
+static gboolean
+resolve_admin_credential (MxprovSession *o, GError **error)
+{
+  gboolean cli_password = o->admin_password_file != NULL || o->admin_password != NULL;
+  gboolean env_password = env_is_set ("MXPROV_ADMIN_PASSWORD");
+  gboolean env_token = env_is_set ("MXPROV_ADMIN_TOKEN");
+
+  if (o->admin_token_file != NULL || cli_password)
+    {
+      if (o->admin_token_file != NULL && cli_password)
+        {
+          g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                               "give either --admin-token-file or an admin password, not both");
+          return FALSE;
+        }
+      o->use_admin_token = o->admin_token_file != NULL;
+      return TRUE;
+    }
+  if (env_token || env_password)
+    {
+      if (env_token && env_password)
+        {
+          g_set_error_literal (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                               "both MXPROV_ADMIN_TOKEN and MXPROV_ADMIN_PASSWORD are set: "
+                               "unset one of them");
+          return FALSE;
+        }
+      o->use_admin_token = env_token;
+      return TRUE;
+    }
+  if (o->config_admin_token_file != NULL && o->config_admin_password_file != NULL)
+    {
+      g_set_error (error, MXPROV_CONFIG_ERROR, MXPROV_CONFIG_ERROR_INVALID,
+                   "%s: [provision] has both admin-token-file and admin-password-file; keep one",
+                   o->config->source);
+      return FALSE;
+    }
+  o->use_admin_token = o->config_admin_token_file != NULL;
+  return TRUE;
+}
+
+const gchar *const *
+mxprov_session_deferred_inputs (MxprovSession *self)
+{
+  static const gchar *const password[] = { "admin.password", NULL };
+  static const gchar *const token[] = { "admin.user", "admin.password", NULL };
+
+  return self->use_admin_token ? token : password;
+}
+
+/* The value of a secret environment variable, removed from the
+ * environment so that no child process inherits it. */
+static gchar *
+take_env_secret (const gchar *name)
+{
+  gchar *value = g_strdup (g_getenv (name));
+  g_unsetenv (name);
+  return value;
+}
+
+static gchar *
+obtain_admin_token (MxprovSession *o, GError **error)
+{
+  if (o->admin_token_file != NULL)
+    return mxprov_secret_read_file (o->admin_token_file, "admin token", error);
+  if (env_is_set ("MXPROV_ADMIN_TOKEN"))
+    return take_env_secret ("MXPROV_ADMIN_TOKEN");
+  return mxprov_secret_read_file (o->config_admin_token_file, "admin token", error);
+}
+
 static gchar *
 obtain_admin_password (MxprovSession *o, GError **error)
 {
-  const gchar *env;
-
   if (o->admin_password_file != NULL)
     return mxprov_secret_read_file (o->admin_password_file, "admin password", error);
   if (o->admin_password != NULL)
@@ -213,13 +300,10 @@ obtain_admin_password (MxprovSession *o, GError **error)
                  "users can read it; use --admin-password-file FILE or MXPROV_ADMIN_PASSWORD");
       return g_strdup (o->admin_password);
     }
-  env = g_getenv ("MXPROV_ADMIN_PASSWORD");
-  if (env != NULL && *env != '\0')
-    {
-      gchar *password = g_strdup (env);
-      g_unsetenv ("MXPROV_ADMIN_PASSWORD");
-      return password;
-    }
+  if (env_is_set ("MXPROV_ADMIN_PASSWORD"))
+    return take_env_secret ("MXPROV_ADMIN_PASSWORD");
+  if (o->config_admin_password_file != NULL)
+    return mxprov_secret_read_file (o->config_admin_password_file, "admin password", error);
   if (isatty (STDIN_FILENO))
     {
       g_autofree gchar *prompt = g_strdup_printf ("Password for %s: ",
@@ -228,7 +312,8 @@ obtain_admin_password (MxprovSession *o, GError **error)
     }
   g_set_error_literal (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_MISSING_INPUT,
                        "no admin password: give --admin-password-file FILE (- for standard input), "
-                       "set MXPROV_ADMIN_PASSWORD, or run on a terminal to be asked");
+                       "set MXPROV_ADMIN_PASSWORD, use an admin token (--admin-token-file FILE), "
+                       "or run on a terminal to be asked");
   return NULL;
 }
 
@@ -312,7 +397,8 @@ mxprov_session_prepare (MxprovSession *self, const gchar *const *per_account,
   if (self->config == NULL)
     return FALSE;
   g_debug ("step config: %s", self->config->source);
-  if (!apply_config_defaults (self, self->config->keyfile, error))
+  if (!apply_config_defaults (self, self->config->keyfile, error)
+      || !resolve_admin_credential (self, error))
     return FALSE;
   if (self->display_name == NULL)
     self->display_name = g_strdup (MXPROV_DEFAULT_DISPLAY_NAME);
@@ -344,8 +430,17 @@ mxprov_session_prepare (MxprovSession *self, const gchar *const *per_account,
       return FALSE;
     }
   inputs = mxprov_pipeline_get_inputs (self->pipeline);
-  if (g_strv_contains ((const gchar *const *) inputs, "admin.password"))
-    g_strv_builder_add (deferred_builder, "admin.password");
+  if (self->use_admin_token && !g_strv_contains ((const gchar *const *) inputs, "admin.password"))
+    {
+      g_set_error (error, MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_MISSING_INPUT,
+                   "an admin token was given, but the auth step (plugin %s) logs in with no admin "
+                   "credential; drop --admin-token-file or MXPROV_ADMIN_TOKEN",
+                   mxprov_plugin_get_name (mxprov_pipeline_get_plugin (self->pipeline, 0)));
+      return FALSE;
+    }
+  for (const gchar *const *key = mxprov_session_deferred_inputs (self); *key != NULL; key++)
+    if (g_strv_contains ((const gchar *const *) inputs, *key))
+      g_strv_builder_add (deferred_builder, *key);
   for (gsize i = 0; per_account != NULL && per_account[i] != NULL; i++)
     g_strv_builder_add (deferred_builder, per_account[i]);
   deferred = g_strv_builder_end (deferred_builder);
@@ -405,7 +500,16 @@ mxprov_session_connect (MxprovSession *self, GError **error)
     return FALSE;
   mxprov_context_set_http (self->context, self->http);
 
-  if (g_strv_contains ((const gchar *const *) inputs, "admin.password"))
+  if (self->use_admin_token)
+    {
+      /* the auth step finds the token given and skips its password login */
+      g_autoptr(MxprovSecret) token = obtain_admin_token (self, error);
+      if (token == NULL)
+        return FALSE;
+      mxprov_context_take (self->context, "admin.token", g_steal_pointer (&token),
+                           MXPROV_CONTEXT_FLAG_SECRET);
+    }
+  else if (g_strv_contains ((const gchar *const *) inputs, "admin.password"))
     {
       g_autoptr(MxprovSecret) password = obtain_admin_password (self, error);
       if (password == NULL)

@@ -18,6 +18,7 @@ typedef struct {
   gchar *admin_user;
   gchar *admin_password_file;
   gchar *admin_password; /* discouraged: visible in ps */
+  gchar *admin_token_file;
   gchar *display_name;
   gchar *config_file;
   gchar *cacert;
@@ -26,6 +27,12 @@ typedef struct {
   gint retries;
   gboolean allow_insecure_http;
   gint bundle_version; /* --bundle-version; 0 = the bundle step's own setting */
+
+  /* from [provision]: weaker than the command line and the environment */
+  gchar *config_admin_password_file;
+  gchar *config_admin_token_file;
+  /* prepare decides: an admin token replaces the password login */
+  gboolean use_admin_token;
 
   /* set up by prepare and connect */
   MxprovStepConfig *config;
@@ -60,6 +67,11 @@ gboolean mxprov_session_prepare (MxprovSession *self, const gchar *const *per_ac
  * client, the admin password if the pipeline needs it, and
  * /_matrix/client/versions. */
 gboolean mxprov_session_connect (MxprovSession *self, GError **error);
+
+/* The inputs the host fills in at connect time, for mxprov_pipeline_check:
+ * the admin password, or with an admin token the admin's user and password
+ * (the token stands for both). */
+const gchar *const *mxprov_session_deferred_inputs (MxprovSession *self);
 
 /* Refuse plain http:// to anything but this machine (the admin password,
  * or a bundle's, would cross the network in clear text). */

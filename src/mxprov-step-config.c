@@ -27,7 +27,7 @@ const gchar mxprov_step_config_default_text[] =
 /* Groups the host reads itself; every other group must be a step. */
 static const gchar *const pipeline_keys[] = { "steps", "plugin-dir", NULL };
 static const gchar *const provision_keys[] = {
-  "homeserver", "admin-user", "admin-password-file", "display-name", "cacert",
+  "homeserver", "admin-user", "admin-password-file", "admin-token-file", "display-name", "cacert",
   "timeout", "request-timeout", "retries", NULL
 };
 

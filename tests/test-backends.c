@@ -164,6 +164,25 @@ test_secret_from_environment (Fixture *f, gconstpointer data)
   g_assert_true (test_homeserver_user_exists (f->hs, "@envsync:" SERVER_NAME));
 }
 
+/* The environment wins over secret-file= of a config file (the shipped
+ * example names /etc/mxprov/registration-secret, which may not exist). */
+static void
+test_environment_wins_over_secret_file (Fixture *f, gconstpointer data)
+{
+  const gchar *env[] = { "MXPROV_REGISTRATION_SECRET=" SECRET, NULL };
+  g_autoptr(RunResult) r = NULL;
+  g_autofree gchar *text = g_strdup_printf (
+    "[pipeline]\nsteps=auth;user;room;bundle\n[auth]\nplugin=shared-secret-auth\n"
+    "secret-file=%s/no-such-secret\n"
+    "[user]\nplugin=shared-secret-user\n[room]\nplugin=matrix-room\n[bundle]\nplugin=lotti-bundle\n",
+    f->tmpdir);
+
+  g_assert_true (g_file_set_contents (f->config, text, -1, NULL));
+  r = provision (f, "envwins", env);
+  g_assert_cmpint (r->exit_code, ==, 0);
+  g_assert_true (test_homeserver_user_exists (f->hs, "@envwins:" SERVER_NAME));
+}
+
 static void
 test_no_secret (Fixture *f, gconstpointer data)
 {
@@ -339,6 +358,8 @@ main (int argc, char **argv)
   g_test_add (path, Fixture, NULL, setup_func, func, teardown)
   ADD ("/dendrite/provision", setup_dendrite, test_provision);
   ADD ("/dendrite/secret-from-environment", setup_dendrite, test_secret_from_environment);
+  ADD ("/synapse-shared-secret/environment-wins-over-secret-file", setup_synapse,
+       test_environment_wins_over_secret_file);
   ADD ("/dendrite/no-secret", setup_dendrite, test_no_secret);
   ADD ("/dendrite/existing-user", setup_dendrite, test_existing_user);
   ADD ("/dendrite/wrong-secret", setup_dendrite, test_wrong_secret);

@@ -233,6 +233,28 @@ test_batch_bundle_version_2 (Fixture *f, gconstpointer data)
   g_assert_null (strstr (warning + 1, "the Lotti app would refuse this bundle"));
 }
 
+/* With an admin token a batch makes no login at all, and leaves the
+ * token's session as it found it. */
+static void
+test_batch_admin_token (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *token = test_homeserver_issue_token (f->hs, "@admin:" SERVER_NAME);
+  g_autofree gchar *env_token = g_strdup_printf ("MXPROV_ADMIN_TOKEN=%s", token);
+  const gchar *env[] = { env_token, NULL };
+  const gchar *args[] = { "batch", "--homeserver", test_homeserver_get_url (f->hs),
+                          "--input", f->input, "--output", f->output, NULL };
+  g_autoptr(RunResult) r = NULL;
+  g_autoptr(GHashTable) records = NULL;
+
+  g_assert_true (g_file_set_contents (f->input, "tok1\ntok2\ntok3\n", -1, NULL));
+  r = run_mxprov (args, NULL, env, FALSE);
+  g_assert_cmpint (r->exit_code, ==, 0);
+  records = read_records (f->output);
+  g_assert_cmpuint (assert_created_accounts (f, records), ==, 3);
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_tokens (f->hs, "@admin:" SERVER_NAME), ==, 1);
+}
+
 static void
 test_batch_stdin_and_existing_output (Fixture *f, gconstpointer data)
 {
@@ -466,6 +488,7 @@ main (int argc, char **argv)
   g_test_init (&argc, &argv, NULL);
   g_test_add ("/batch/mixed", Fixture, NULL, setup, test_batch_mixed, teardown);
   g_test_add ("/batch/bundle-version-2", Fixture, NULL, setup, test_batch_bundle_version_2, teardown);
+  g_test_add ("/batch/admin-token", Fixture, NULL, setup, test_batch_admin_token, teardown);
   g_test_add ("/batch/stdin-and-existing-output", Fixture, NULL, setup,
               test_batch_stdin_and_existing_output, teardown);
   g_test_add ("/batch/interrupted-and-resumed", Fixture, NULL, setup,

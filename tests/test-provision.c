@@ -326,6 +326,138 @@ test_bundle_version_config (Fixture *f, gconstpointer data)
   assert_contains (r2->err, "has no bundle step");
 }
 
+/* An admin access token instead of a password: no login at all (so no
+ * login rate limit, no device), the admin check as before, and the token
+ * is never logged out: mxprov did not make it. */
+static void
+test_admin_token (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *token = test_homeserver_issue_token (f->hs, f->admin_id);
+  g_autofree gchar *token_file = g_build_filename (f->tmpdir, "admin-token", NULL);
+  g_autofree gchar *env_token = g_strdup_printf ("MXPROV_ADMIN_TOKEN=%s", token);
+  g_autoptr(RunResult) r1 = NULL, r2 = NULL, r3 = NULL;
+
+  g_assert_true (g_file_set_contents (token_file, token, -1, NULL));
+  g_chmod (token_file, 0600);
+  {
+    const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                            "--admin-token-file", token_file, "--username", "bytoken", "-vv", NULL };
+    r1 = run_mxprov_full (args, NULL, NULL);
+  }
+  g_assert_cmpint (r1->exit_code, ==, 0);
+  g_strstrip (r1->out);
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "GET", "/_matrix/client/v3/account/whoami"), ==, 1);
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/logout"), ==, 1);
+  /* the one logout was the new user's token: the admin's session stays */
+  g_assert_cmpuint (test_homeserver_count_tokens (f->hs, f->admin_id), ==, 1);
+  g_assert_cmpuint (test_homeserver_count_devices (f->hs, f->admin_id), ==, 1);
+  assert_not_contains (r1->err, token);
+  {
+    g_autoptr(GError) error = NULL;
+    g_autoptr(MxprovBundle) bundle = mxprov_bundle_decode (r1->out, &error);
+    g_assert_no_error (error);
+    g_assert_cmpstr (bundle->user, ==, "@bytoken:" SERVER_NAME);
+    g_assert_true (test_homeserver_room_is_joined (f->hs, bundle->room_id, bundle->user));
+  }
+
+  /* from the environment, for --check too */
+  {
+    const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                            "--username", "checked", "--check", NULL };
+    const gchar *env[] = { env_token, NULL };
+    r2 = run_mxprov_full (args, NULL, env);
+  }
+  g_assert_cmpint (r2->exit_code, ==, 0);
+  assert_contains (r2->err, "and @admin:" SERVER_NAME " is a server admin");
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_tokens (f->hs, f->admin_id), ==, 1);
+
+  /* a token the server does not know: said plainly, nothing made */
+  g_assert_true (g_file_set_contents (token_file, "syt_not_a_real_token", -1, NULL));
+  {
+    const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                            "--admin-token-file", token_file, "--username", "refused", NULL };
+    r3 = run_mxprov_full (args, NULL, NULL);
+  }
+  g_assert_cmpint (r3->exit_code, ==, EX_NOPERM);
+  assert_contains (r3->err, "the admin token was refused");
+  g_assert_false (test_homeserver_user_exists (f->hs, "@refused:" SERVER_NAME));
+}
+
+/* A non-admin's token is refused as a non-admin's password is; two
+ * credentials at one level are a usage error, not a guess. */
+static void
+test_admin_token_refusals (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *eve_token = test_homeserver_issue_token (f->hs, "@eve:" SERVER_NAME);
+  g_autofree gchar *token_file = g_build_filename (f->tmpdir, "eve-token", NULL);
+  g_autoptr(RunResult) r1 = NULL, r2 = NULL, r3 = NULL;
+  guint requests;
+
+  g_assert_true (g_file_set_contents (token_file, eve_token, -1, NULL));
+  g_chmod (token_file, 0600);
+  {
+    const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                            "--admin-token-file", token_file, "--username", "byeve", NULL };
+    r1 = run_mxprov_full (args, NULL, NULL);
+  }
+  g_assert_cmpint (r1->exit_code, ==, EX_NOPERM);
+  assert_contains (r1->err, "@eve:" SERVER_NAME " is not a server admin");
+  requests = test_homeserver_count_requests (f->hs, NULL, "/*");
+  {
+    const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                            "--admin-token-file", token_file, "--admin-password-file",
+                            f->password_file, "--username", "both", NULL };
+    r2 = run_mxprov_full (args, NULL, NULL);
+  }
+  g_assert_cmpint (r2->exit_code, ==, EX_USAGE);
+  assert_contains (r2->err, "give either --admin-token-file or an admin password, not both");
+  {
+    const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                            "--admin-user", "admin", "--username", "both", NULL };
+    const gchar *env[] = { "MXPROV_ADMIN_TOKEN=syt_x", "MXPROV_ADMIN_PASSWORD=" ADMIN_PASSWORD, NULL };
+    r3 = run_mxprov_full (args, NULL, env);
+  }
+  g_assert_cmpint (r3->exit_code, ==, EX_USAGE);
+  assert_contains (r3->err, "both MXPROV_ADMIN_TOKEN and MXPROV_ADMIN_PASSWORD are set");
+  /* the usage errors were found before any request */
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, NULL, "/*"), ==, requests);
+}
+
+/* A secret in the environment wins over a *-file= from a config file; the
+ * command line wins over both. */
+static void
+test_environment_wins_over_config (Fixture *f, gconstpointer data)
+{
+  g_autofree gchar *conf = g_build_filename (f->tmpdir, "secrets.conf", NULL);
+  g_autofree gchar *text = g_strdup_printf ("[pipeline]\nsteps=auth;user;room;bundle\n"
+                                            "[auth]\nplugin=synapse-auth\n[user]\nplugin=synapse-user\n"
+                                            "[room]\nplugin=matrix-room\n[bundle]\nplugin=lotti-bundle\n"
+                                            "[provision]\nadmin-user=admin\n"
+                                            "admin-password-file=%s/no-such-file\n", f->tmpdir);
+  g_autoptr(RunResult) r1 = NULL, r2 = NULL;
+
+  g_assert_true (g_file_set_contents (conf, text, -1, NULL));
+  {
+    const gchar *args[] = { "provision", "--config", conf, "--homeserver",
+                            test_homeserver_get_url (f->hs), "--username", "envwins", NULL };
+    const gchar *env[] = { "MXPROV_ADMIN_PASSWORD=" ADMIN_PASSWORD, NULL };
+    r1 = run_mxprov_full (args, NULL, env);
+  }
+  g_assert_cmpint (r1->exit_code, ==, 0);
+  g_assert_true (test_homeserver_user_exists (f->hs, "@envwins:" SERVER_NAME));
+  {
+    const gchar *args[] = { "provision", "--config", conf, "--homeserver",
+                            test_homeserver_get_url (f->hs), "--username", "cliwins",
+                            "--admin-password-file", f->password_file, NULL };
+    const gchar *env[] = { "MXPROV_ADMIN_PASSWORD=not the password", NULL };
+    r2 = run_mxprov_full (args, NULL, env);
+  }
+  g_assert_cmpint (r2->exit_code, ==, 0);
+  g_assert_true (test_homeserver_user_exists (f->hs, "@cliwins:" SERVER_NAME));
+}
+
 static void
 test_existing_user_untouched (Fixture *f, gconstpointer data)
 {
@@ -1120,6 +1252,9 @@ main (int argc, char **argv)
   ADD ("display-name-and-json", test_display_name_and_json);
   ADD ("existing-user-untouched", test_existing_user_untouched);
   ADD ("bundle-version-2", test_bundle_version_2);
+  ADD ("admin-token", test_admin_token);
+  ADD ("admin-token-refusals", test_admin_token_refusals);
+  ADD ("environment-wins-over-config", test_environment_wins_over_config);
   ADD ("bundle-version-config", test_bundle_version_config);
   ADD ("non-admin-refused", test_non_admin_refused);
   ADD ("wrong-admin-password", test_wrong_admin_password);

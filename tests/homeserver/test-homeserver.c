@@ -4449,6 +4449,19 @@ test_homeserver_count_tokens (TestHomeserver *self, const gchar *user_id)
   return ret;
 }
 
+gchar *
+test_homeserver_issue_token (TestHomeserver *self, const gchar *user_id)
+{
+  g_autofree gchar *device_id = random_string (UPPERCASE, 10);
+  gchar *ret;
+
+  g_mutex_lock (&self->lock);
+  device_register_locked (self, user_id, device_id, "admin's own session");
+  ret = g_strdup (add_token_locked (self, user_id, user_id, device_id, 0)->token);
+  g_mutex_unlock (&self->lock);
+  return ret;
+}
+
 GPtrArray *
 test_homeserver_list_rooms (TestHomeserver *self)
 {

@@ -127,6 +127,9 @@ GPtrArray *test_homeserver_list_devices (TestHomeserver *self, const gchar *user
  * user), or NULL: no name, or no such device; g_free */
 gchar *test_homeserver_get_device_display_name (TestHomeserver *self, const gchar *user_id,
                                                 const gchar *device_id);
+/* Test only: an access token for user_id on a new device, as a session the
+ * user opened earlier elsewhere (an admin's token from Element, say). */
+gchar *test_homeserver_issue_token (TestHomeserver *self, const gchar *user_id);
 /* valid access tokens that act as user_id, device tokens and puppet tokens alike */
 guint test_homeserver_count_tokens (TestHomeserver *self, const gchar *user_id);
 /* room IDs in creation order; free with g_ptr_array_unref */
