@@ -571,6 +571,27 @@ test_rate_limited_create_room (Fixture *f, gconstpointer data)
   g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/createRoom"), ==, 2);
 }
 
+/* A 429 asking for longer than what is left of --timeout fails at once
+ * (exit 75), saying how long the server asked for; for the admin login it
+ * names the way around the limit. */
+static void
+test_rate_limit_longer_than_timeout (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_RATE_LIMIT, .retry_after_ms = 300000,
+                            .retry_after_header = TRUE };
+  const gchar *extra[] = { "--username", "later", "--timeout", "20", NULL };
+  g_autoptr(RunResult) r = NULL;
+
+  test_homeserver_add_fault (f->hs, "POST", "/_matrix/client/v3/login", 0, 10, &fault);
+  r = provision (f, extra);
+  g_assert_cmpint (r->exit_code, ==, EX_TEMPFAIL);
+  assert_contains (r->err, "the server asks to wait 300 s, longer than what is left of --timeout");
+  assert_contains (r->err, "--admin-token-file");
+  /* no waiting, no second try */
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 1);
+  assert_nothing_created (f);
+}
+
 static void
 test_rate_limit_exhausted (Fixture *f, gconstpointer data)
 {
@@ -1262,6 +1283,7 @@ main (int argc, char **argv)
   ADD ("server-unreachable", test_server_unreachable);
   ADD ("rate-limited-create-room", test_rate_limited_create_room);
   ADD ("rate-limit-exhausted", test_rate_limit_exhausted);
+  ADD ("rate-limit-longer-than-timeout", test_rate_limit_longer_than_timeout);
   ADD ("html-502", test_html_502);
   ADD ("html-502-on-versions", test_html_502_on_versions);
   ADD ("output-file", test_output_file);

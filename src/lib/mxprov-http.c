@@ -747,8 +747,25 @@ mxprov_http_request_full (MxprovHttp *self, const gchar *method, const gchar *pa
               g_usleep ((gulong) wait_ms * 1000);
               continue;
             }
-          g_prefix_error (&error_local, "still rate limited after %u retries; try again later: ",
-                          rate_limited);
+          if (wait_ms >= remaining_ms (self) || wait_ms > (gint64) self->rate_limit_max_wait_ms)
+            {
+              /* waiting could not help: say how long the server asked for */
+              gboolean login = g_str_has_suffix (path, "/login") && g_str_has_prefix (path, "/_matrix/client/");
+              g_prefix_error (&error_local,
+                              "rate limited: the server asks to wait %.0f s, longer than %s "
+                              "(%.0f s); try again later%s: ",
+                              wait_ms / 1000.0,
+                              wait_ms >= remaining_ms (self) ? "what is left of --timeout"
+                                                             : "mxprov waits for a 429",
+                              (wait_ms >= remaining_ms (self) ? remaining_ms (self)
+                                                              : (gint64) self->rate_limit_max_wait_ms) / 1000.0,
+                              login ? " (servers limit logins per account, Synapse 1.79+ to 5 "
+                                      "and then one every ~5 minutes: an admin access token, "
+                                      "--admin-token-file, needs no login)" : "");
+            }
+          else
+            g_prefix_error (&error_local, "still rate limited after %u retries; try again later: ",
+                            rate_limited);
         }
       /* Other transient failures: retry when that cannot duplicate
        * anything, i.e. the request is retry-safe or never left. */
