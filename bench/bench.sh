@@ -179,6 +179,9 @@ z_rss=$(cut -f3 "$work/baseline.tsv" | median)
 # --- 1. one provision: tool overhead -------------------------------------------
 # single_runs TAG DELAY_MS [SERVER ARGS...]: N_SINGLE provisions against a
 # fresh server answering after DELAY_MS; one line per run in single-TAG.tsv.
+# The admin credential of single_runs: a password file, or (token) the
+# admin token the test homeserver wrote.
+cred=(--admin-user admin --admin-password-file "$PW")
 single_runs () {
     local tag=$1 delay=$2 i u line nreq waited wall cpu rss
     shift 2
@@ -186,8 +189,8 @@ single_runs () {
     : > "$work/single-$tag.tsv"
     for i in $(seq 1 "$N_SINGLE"); do
         u=$(printf 'bench_single_%s_%03d' "$tag" "$i")
-        if ! "$RUN" "$work/single-$tag-$i.json" "$MX" provision --homeserver "$hs_url" --admin-user admin \
-                --admin-password-file "$PW" --username "$u" -v > /dev/null 2> "$work/single-$tag-$i.err"; then
+        if ! "$RUN" "$work/single-$tag-$i.json" "$MX" provision --homeserver "$hs_url" "${cred[@]}" \
+                --username "$u" -v > /dev/null 2> "$work/single-$tag-$i.err"; then
             cat "$work/single-$tag-$i.err" >&2; fail "single provision $tag/$i exited $(jget "$work/single-$tag-$i.json" exit)"
         fi
         line=$(sed -n 's/^mxprov: \([0-9][0-9]*\) requests, \([0-9.][0-9.]*\) ms waiting for the server$/\1 \2/p' "$work/single-$tag-$i.err")
@@ -208,6 +211,10 @@ echo "bench: [1/4] $N_SINGLE single provisions each with no server delay, ${DELA
 single_runs fast 0
 single_runs slow "$DELAY_MS"
 single_runs synapse 0 --synapse-costs
+# the same with an admin access token: no admin login, one bcrypt less
+cred=(--admin-token-file "$work/admin-token")
+single_runs synapse-token 0 --synapse-costs --admin-token-file "$work/admin-token"
+cred=(--admin-user admin --admin-password-file "$PW")
 s_wall=$(column fast 2); s_wait=$(column fast 3); s_over=$(column fast 4); s_pct=$(column fast 5)
 s_cpu=$(column fast 6)
 s_req=$(cut -f7 "$work/single-fast.tsv" | cut -d' ' -f1 | median)
@@ -219,6 +226,8 @@ d_verdict=$(verdict "$d_pct < $T_OVERHEAD_PCT")
 y_wall=$(column synapse 2); y_wait=$(column synapse 3); y_over=$(column synapse 4); y_pct=$(column synapse 5)
 y_cpu=$(column synapse 6)
 y_verdict=$(verdict "$y_pct < $T_OVERHEAD_PCT")
+t_wall=$(column synapse-token 2); t_wait=$(column synapse-token 3); t_req=$(cut -f7 "$work/single-synapse-token.tsv" | cut -d' ' -f1 | median)
+t_ratio=$(calc "$t_wall / $y_wall")
 
 # --- 2. batch at -j 1, 4, 16 ---------------------------------------------------
 batch_ok=0
@@ -331,6 +340,8 @@ mkdir -p "$RESULTS"
     printf '   %-11s %9.1f %20.1f %15.1f %5.1f [%s]\n' "$DELAY_MS ms/req" "$d_wall" "$d_wait" "$d_over" "$d_pct" "$d_verdict"
     printf '   %-11s %9.1f %20.1f %15.1f %5.1f [%s]\n' "Synapse's" "$y_wall" "$y_wait" "$y_over" "$y_pct" "$y_verdict"
     printf "   (Synapse's: --synapse-costs, the server times of matrix-api-notes.md: bcrypt 280 ms, createRoom 200 ms, others 5 ms)\n"
+    printf "   with an admin token (--admin-token-file) instead of the password: %.1f ms wall, %s requests; %.3f of the password run's wall\n" \
+        "$t_wall" "$t_req" "$t_ratio"
     printf '   target: overhead < %s %% of wall. client CPU %.1f ms (no delay), %.1f ms (%s ms); peak RSS %.1f MB\n' \
         "$T_OVERHEAD_PCT" "$s_cpu" "$d_cpu" "$DELAY_MS" "$(calc "$s_rss / 1024")"
     printf '   start-up alone (mxprov --version): wall %.1f ms, CPU %.1f ms, peak RSS %.1f MB\n' \
@@ -411,6 +422,8 @@ cat > "$RESULTS/bench.json.tmp" <<EOF
     "median_wall_ms": $y_wall, "median_server_wait_ms": $y_wait, "median_overhead_ms": $y_over,
     "median_overhead_pct": $y_pct, "median_cpu_ms": $y_cpu, "overhead_target": "$y_verdict",
     "per_run": [$json_synapse_runs]},
+  "single_with_synapse_costs_admin_token": {"runs": $N_SINGLE, "median_wall_ms": $t_wall,
+    "median_server_wait_ms": $t_wait, "requests": $t_req, "wall_ratio_to_password": $t_ratio},
   "batch": $json_batch,
   "batch_skipped": $(if [ "$batch_ok" = 1 ]; then echo null; else echo "\"$batch_skip_reason\""; fi),
   "loop": {"accounts_measured": $N_LOOP, "server_delay_ms": $DELAY_MS, "login_rate_limit": false,

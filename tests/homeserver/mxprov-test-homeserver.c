@@ -8,6 +8,9 @@
 
 #include <gio/gio.h>
 #include <glib-unix.h>
+#include <glib/gstdio.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -89,6 +92,7 @@ main (int argc, char **argv)
   g_autofree gchar *admin_password_file = NULL;
   g_autofree gchar *admin_password = NULL;
   g_autofree gchar *url_file = NULL;
+  g_autofree gchar *admin_token_file = NULL;
   g_autofree gchar *url_line = NULL;
   g_autofree gchar *registration_secret_file = NULL;
   g_autofree gchar *registration_secret = NULL;
@@ -112,6 +116,8 @@ main (int argc, char **argv)
       "Read the admin's password from FILE (trailing newline removed)", "FILE" },
     { "user", 0, 0, G_OPTION_ARG_STRING_ARRAY, &users,
       "Seed an existing ordinary user with a random password (repeatable)", "LOCALPART" },
+    { "admin-token-file", 0, 0, G_OPTION_ARG_FILENAME, &admin_token_file,
+      "Write an access token of the admin (a session of its own) to FILE, mode 0600", "FILE" },
     { "url-file", 0, 0, G_OPTION_ARG_FILENAME, &url_file,
       "Write the base URL to FILE once listening", "FILE" },
     { "lifetime", 0, 0, G_OPTION_ARG_INT, &lifetime,
@@ -191,6 +197,28 @@ main (int argc, char **argv)
     {
       g_printerr ("mxprov-test-homeserver: cannot listen: %s\n", error->message);
       return 1;
+    }
+
+  if (admin_token_file != NULL)
+    {
+      g_autofree gchar *admin_id = NULL;
+      g_autofree gchar *token = NULL;
+      gint fd;
+
+      if (admin_user == NULL)
+        {
+          g_printerr ("mxprov-test-homeserver: --admin-token-file needs --admin-user\n");
+          return 2;
+        }
+      admin_id = g_strdup_printf ("@%s:%s", admin_user, test_homeserver_get_server_name (server));
+      token = test_homeserver_issue_token (server, admin_id);
+      fd = g_open (admin_token_file, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+      if (fd < 0 || write (fd, token, strlen (token)) != (gssize) strlen (token) || close (fd) != 0)
+        {
+          g_printerr ("mxprov-test-homeserver: cannot write %s: %s\n", admin_token_file,
+                      g_strerror (errno));
+          return 1;
+        }
     }
 
   url_line = g_strdup_printf ("%s\n", test_homeserver_get_url (server));
