@@ -216,21 +216,12 @@ shared_secret_user_run (MxprovPlugin *plugin, MxprovContext *context, GError **e
   return TRUE;
 }
 
-/* POST /account/deactivate with user-interactive auth: the first call
- * answers 401 with a session, the second proves the password. */
+/* Without an admin API the account deactivates itself with its password. */
 static gboolean
 shared_secret_user_rollback (MxprovPlugin *plugin, MxprovContext *context, GError **error)
 {
   SharedSecretUser *self = mxprov_plugin_get_data (plugin);
-  MxprovHttp *http = mxprov_context_get_http (context);
-  g_autoptr(json_object) first = json_object_new_object ();
-  g_autoptr(json_object) answer = NULL;
-  g_autoptr(MxprovSecretJson) body = NULL;
-  g_autoptr(GError) error_local = NULL;
-  json_object *auth;
-  json_object *identifier;
   const gchar *password = mxprov_context_get (context, "user.password");
-  g_autofree gchar *session = NULL;
 
   if (self->created_user_id == NULL)
     return TRUE;
@@ -240,46 +231,13 @@ shared_secret_user_rollback (MxprovPlugin *plugin, MxprovContext *context, GErro
                    "%s is left active: no session to deactivate it with", self->created_user_id);
       return FALSE;
     }
-  answer = mxprov_http_request (http, "POST", "/_matrix/client/v3/account/deactivate",
-                                self->user_token, first, NULL, &error_local);
-  if (answer != NULL)
-    goto deactivated;
-  /* The expected 401 carries the user-interactive auth session. */
-  if (answer == NULL && mxprov_matrix_error_get_status (error_local) == 401
-      && mxprov_matrix_error_get_body (error_local) != NULL)
+  if (!mxprov_matrix_deactivate_self (mxprov_context_get_http (context), self->created_user_id,
+                                      self->user_token, password, error))
     {
-      g_autoptr(json_object) uia = json_tokener_parse (mxprov_matrix_error_get_body (error_local));
-      json_object *member = NULL;
-      if (uia != NULL && json_object_object_get_ex (uia, "session", &member)
-          && json_object_is_type (member, json_type_string))
-        session = g_strdup (json_object_get_string (member));
-    }
-  g_clear_pointer (&answer, json_object_put);
-  g_clear_error (&error_local);
-
-  body = json_object_new_object ();
-  auth = json_object_new_object ();
-  identifier = json_object_new_object ();
-  json_object_object_add (identifier, "type", json_object_new_string ("m.id.user"));
-  json_object_object_add (identifier, "user", json_object_new_string (self->created_user_id));
-  json_object_object_add (auth, "type", json_object_new_string ("m.login.password"));
-  json_object_object_add (auth, "identifier", identifier);
-  json_object_object_add (auth, "password", json_object_new_string (password));
-  if (session != NULL)
-    json_object_object_add (auth, "session", json_object_new_string (session));
-  json_object_object_add (body, "auth", auth);
-  answer = mxprov_http_request_full (http, "POST", "/_matrix/client/v3/account/deactivate",
-                                     self->user_token, body, MXPROV_HTTP_FLAG_RETRY_SAFE, NULL,
-                                     &error_local);
-  if (answer == NULL
-      && !g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_UNKNOWN_TOKEN))
-    {
-      g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
-                                  "%s is left active (with a password nobody has): ",
-                                  self->created_user_id);
+      g_prefix_error (error, "%s is left active (with a password nobody has): ",
+                      self->created_user_id);
       return FALSE;
     }
-deactivated:
   g_message ("rolled back: %s deactivated itself; the name stays taken", self->created_user_id);
   g_clear_pointer (&self->created_user_id, g_free);
   /* deactivation ended the registration's session */

@@ -37,4 +37,13 @@ gboolean mxprov_matrix_password_login (MxprovHttp *http, const gchar *user,
                                        gchar **out_user_id, gchar **out_token,
                                        GError **error);
 
+/* The user deactivates its own account (POST /_matrix/client/v3/account/
+ * deactivate, erase) with its session and its password as
+ * user-interactive auth: the undo of backends without an admin API. A
+ * token the server stops knowing once the account is gone counts as done.
+ * Since mxprov 0.2. */
+gboolean mxprov_matrix_deactivate_self (MxprovHttp *http, const gchar *user_id,
+                                        const gchar *access_token, const gchar *password,
+                                        GError **error);
+
 G_END_DECLS

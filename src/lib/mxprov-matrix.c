@@ -157,3 +157,65 @@ mxprov_matrix_password_login (MxprovHttp *http, const gchar *user, const gchar *
   *out_token = g_strdup (token);
   return TRUE;
 }
+
+/* The UIA session of a 401 answer, or NULL. */
+static gchar *
+uia_session_of (const GError *error)
+{
+  g_autoptr(json_object) uia = NULL;
+  json_object *member = NULL;
+
+  if (mxprov_matrix_error_get_status (error) != 401 || mxprov_matrix_error_get_body (error) == NULL)
+    return NULL;
+  uia = json_tokener_parse (mxprov_matrix_error_get_body (error));
+  if (uia == NULL || !json_object_object_get_ex (uia, "session", &member)
+      || !json_object_is_type (member, json_type_string))
+    return NULL;
+  return g_strdup (json_object_get_string (member));
+}
+
+/* The first call answers 401 with a session (or, on a server that needs
+ * none, deactivates at once); the second proves the password. */
+gboolean
+mxprov_matrix_deactivate_self (MxprovHttp *http, const gchar *user_id, const gchar *access_token,
+                               const gchar *password, GError **error)
+{
+  g_autoptr(json_object) first = json_object_new_object ();
+  g_autoptr(json_object) answer = NULL;
+  g_autoptr(MxprovSecretJson) body = NULL;
+  g_autoptr(GError) error_local = NULL;
+  g_autofree gchar *session = NULL;
+  json_object *auth;
+  json_object *identifier;
+
+  json_object_object_add (first, "erase", json_object_new_boolean (TRUE));
+  answer = mxprov_http_request (http, "POST", "/_matrix/client/v3/account/deactivate",
+                                access_token, first, NULL, &error_local);
+  if (answer != NULL)
+    return TRUE;
+  session = uia_session_of (error_local);
+  g_clear_error (&error_local);
+
+  body = json_object_new_object ();
+  auth = json_object_new_object ();
+  identifier = json_object_new_object ();
+  json_object_object_add (identifier, "type", json_object_new_string ("m.id.user"));
+  json_object_object_add (identifier, "user", json_object_new_string (user_id));
+  json_object_object_add (auth, "type", json_object_new_string ("m.login.password"));
+  json_object_object_add (auth, "identifier", identifier);
+  json_object_object_add (auth, "password", json_object_new_string (password));
+  if (session != NULL)
+    json_object_object_add (auth, "session", json_object_new_string (session));
+  json_object_object_add (body, "auth", auth);
+  json_object_object_add (body, "erase", json_object_new_boolean (TRUE));
+  /* retry-safe: deactivating twice is deactivating */
+  answer = mxprov_http_request_full (http, "POST", "/_matrix/client/v3/account/deactivate",
+                                     access_token, body, MXPROV_HTTP_FLAG_RETRY_SAFE, NULL,
+                                     &error_local);
+  if (answer != NULL
+      || g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_UNKNOWN_TOKEN))
+    return TRUE;
+  g_propagate_prefixed_error (error, g_steal_pointer (&error_local), "%s deactivating itself: ",
+                              user_id);
+  return FALSE;
+}
