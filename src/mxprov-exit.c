@@ -94,6 +94,7 @@ mxprov_exit_code_for_error (const GError *error)
         case MXPROV_PROVISION_ERROR_USER_EXISTS:
           return EX_CANTCREAT;
         case MXPROV_PROVISION_ERROR_NOT_ADMIN:
+        case MXPROV_PROVISION_ERROR_REFUSED:
           return EX_NOPERM;
         case MXPROV_PROVISION_ERROR_UNSUPPORTED:
           return EX_UNAVAILABLE;

@@ -73,6 +73,7 @@ typedef enum {
   MXPROV_PROVISION_ERROR_NOT_ADMIN,      /* the credentials are not a server admin's */
   MXPROV_PROVISION_ERROR_UNSUPPORTED,    /* the server cannot do what this plugin needs */
   MXPROV_PROVISION_ERROR_BAD_ANSWER,     /* a 2xx answer without the fields we need */
+  MXPROV_PROVISION_ERROR_REFUSED,        /* a credential (registration token, ...) was refused; since 0.2 */
 } MxprovProvisionError;
 GQuark mxprov_provision_error_quark (void);
 

@@ -40,6 +40,10 @@ void mxprov_http_set_rate_limit_policy (MxprovHttp *self, guint max_retries,
  * or retry wait goes past it. The host sets it from --timeout, and gives
  * rollback and cleanup a fresh one so they still run after a timeout. */
 void mxprov_http_set_deadline (MxprovHttp *self, gint64 deadline_us);
+/* Milliseconds left until that deadline (G_MAXINT64 without one): for a
+ * step that must decide whether waiting as a server asks still fits.
+ * Since mxprov 0.2. */
+gint64 mxprov_http_get_time_left_ms (MxprovHttp *self);
 /* How often transient failures (connection refused or lost, timeouts,
  * 502/503/504, 500) are retried at most, with exponential backoff and
  * jitter (default 4). */

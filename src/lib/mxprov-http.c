@@ -586,6 +586,12 @@ remaining_ms (MxprovHttp *self)
   return (self->deadline_us - g_get_monotonic_time ()) / 1000;
 }
 
+gint64
+mxprov_http_get_time_left_ms (MxprovHttp *self)
+{
+  return remaining_ms (self);
+}
+
 /* One exchange, no retries: the parsed 2xx answer, or NULL and an error. */
 static json_object *
 perform_once (MxprovHttp *self, const gchar *method, const gchar *path, const gchar *url,
