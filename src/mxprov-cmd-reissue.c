@@ -191,6 +191,12 @@ mxprov_cmd_reissue (gint argc, gchar **argv)
     {
       g_clear_pointer (&run, mxprov_account_run_free);
       mxprov_pipeline_cleanup (session->pipeline, session->context);
+      /* an account in the wrong state is an answer, as in status: 1 */
+      if (g_error_matches (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_FAILED))
+        {
+          mxprov_log_error (error);
+          return 1;
+        }
       return mxprov_exit_with_error (error);
     }
   mxprov_context_set (run->context, "room.id", status->room_id, MXPROV_CONTEXT_FLAG_NONE);

@@ -263,7 +263,11 @@ mxprov_cmd_revoke (gint argc, gchar **argv)
       else
         {
           target->result = "failed";
-          failure_code = mxprov_exit_code_for_error (target->error);
+          /* an undo step that failed (its warning says what is left): the
+           * server's trouble, so running revoke again may finish it */
+          failure_code = g_error_matches (target->error, MXPROV_PROVISION_ERROR,
+                                          MXPROV_PROVISION_ERROR_FAILED)
+                         ? EX_TEMPFAIL : mxprov_exit_code_for_error (target->error);
           mxprov_log_error (target->error);
         }
       print_result (table, target);

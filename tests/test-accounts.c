@@ -488,6 +488,28 @@ test_revoke_refuses_non_sync_account (Fixture *f, gconstpointer data)
   g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_synapse/admin/v1/deactivate/*"), ==, 0);
 }
 
+/* An undo step the server refuses: the rest still runs, the warning says
+ * what is left, and the exit status (75) says to run revoke again. */
+static void
+test_revoke_undo_fails (Fixture *f, gconstpointer data)
+{
+  const TestFault broken = { .kind = TEST_FAULT_STATUS, .status = 500,
+                             .body = "{\"errcode\":\"M_UNKNOWN\",\"error\":\"Internal server error\"}" };
+  g_autoptr(MxprovBundle) fresh = NULL;
+  g_autofree gchar *fresh_file = provision (f, NULL, "fresh", &fresh);
+  const gchar *extra[] = { "--yes", "fresh", "--retries", "0", NULL };
+  g_autoptr(RunResult) r = NULL;
+
+  test_homeserver_add_fault (f->hs, "DELETE", "/_synapse/admin/v1/rooms/*", 0, 100, &broken);
+  r = run_admin (f, "revoke", NULL, extra);
+  g_assert_cmpint (r->exit_code, ==, EX_TEMPFAIL);
+  assert_contains (r->err, "matrix-room: rollback failed");
+  assert_contains (r->err, "was not fully revoked");
+  assert_contains (r->out, "failed");
+  g_assert_true (test_homeserver_room_exists (f->hs, fresh->room_id));
+  g_assert_true (test_homeserver_user_is_deactivated (f->hs, fresh->user));
+}
+
 /* --- reissue ---------------------------------------------------------- */
 
 static void
@@ -547,6 +569,14 @@ test_reissue (Fixture *f, gconstpointer data)
   app_password = test_homeserver_get_user_password (f->hs, used->user);
   g_assert_cmpstr (app_password, ==, APP_PASSWORD);
   g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_synapse/admin/v1/reset_password/*"), ==, 1);
+
+  /* a missing account is an answer, as in status: exit 1 */
+  {
+    const gchar *extra[] = { "@never:" SERVER_NAME, NULL };
+    g_autoptr(RunResult) missing = run_admin (f, "reissue", NULL, extra);
+    g_assert_cmpint (missing->exit_code, ==, 1);
+    assert_contains (missing->err, "is missing (no such account)");
+  }
 
   /* --force does it, and says what it breaks; the app's device stays */
   {
@@ -702,6 +732,7 @@ main (int argc, char **argv)
   ADD ("status/usage", test_status_usage);
   ADD ("revoke/unused-and-in-use", test_revoke);
   ADD ("revoke/refuses-non-sync-account", test_revoke_refuses_non_sync_account);
+  ADD ("revoke/undo-fails", test_revoke_undo_fails);
   ADD ("reissue", test_reissue);
   ADD ("batch-output", test_batch_output);
   ADD ("shared-secret", test_shared_secret);

@@ -940,21 +940,25 @@ test_plugins_command (Fixture *f, gconstpointer data)
 
   g_assert_cmpint (r->exit_code, ==, 0);
   lines = g_strsplit (g_strchomp (r->out), "\n", -1);
-  g_assert_cmpuint (g_strv_length (lines), ==, 7);
+  g_assert_cmpuint (g_strv_length (lines), ==, 9);
   g_assert_true (g_str_has_prefix (lines[0], "NAME"));
   /* in step order, then by name, each with its step, backend, keys and file */
-  g_assert_true (g_str_has_prefix (lines[1], "shared-secret-auth "));
-  assert_contains (lines[1], " shared-secret ");
-  g_assert_true (g_str_has_prefix (lines[2], "synapse-auth "));
-  assert_contains (lines[2], " auth ");
-  assert_contains (lines[2], "admin.user,admin.password");
-  assert_contains (lines[2], "synapse-auth.so");
-  g_assert_true (g_str_has_prefix (lines[3], "shared-secret-user "));
-  assert_contains (lines[3], "registration.secret,user.localpart");
-  g_assert_true (g_str_has_prefix (lines[4], "synapse-user "));
-  g_assert_true (g_str_has_prefix (lines[5], "matrix-room "));
-  g_assert_true (g_str_has_prefix (lines[6], "lotti-bundle "));
-  assert_contains (lines[6], "bundle.json,bundle.base64");
+  g_assert_true (g_str_has_prefix (lines[1], "registration-token-auth "));
+  assert_contains (lines[1], " registration-token ");
+  g_assert_true (g_str_has_prefix (lines[2], "shared-secret-auth "));
+  assert_contains (lines[2], " shared-secret ");
+  g_assert_true (g_str_has_prefix (lines[3], "synapse-auth "));
+  assert_contains (lines[3], " auth ");
+  assert_contains (lines[3], "admin.user,admin.password");
+  assert_contains (lines[3], "synapse-auth.so");
+  g_assert_true (g_str_has_prefix (lines[4], "registration-token-user "));
+  assert_contains (lines[4], "registration.token,user.localpart");
+  g_assert_true (g_str_has_prefix (lines[5], "shared-secret-user "));
+  assert_contains (lines[5], "registration.secret,user.localpart");
+  g_assert_true (g_str_has_prefix (lines[6], "synapse-user "));
+  g_assert_true (g_str_has_prefix (lines[7], "matrix-room "));
+  g_assert_true (g_str_has_prefix (lines[8], "lotti-bundle "));
+  assert_contains (lines[8], "bundle.json,bundle.base64");
 }
 
 static void
