@@ -62,6 +62,35 @@ check_password_login (MxprovHttp *http, GError **error)
   return FALSE;
 }
 
+/* Synapse's admin API, as these plugins use it, exists on Synapse and on
+ * Tuwunel from 1.9 on (backends-2026.md 3.1); behind an OAuth service
+ * (MAS) accounts made through it cannot log in. The host identified the
+ * server before this step (server.* keys): refuse what cannot work before
+ * any credential is sent, with the host's advice on what to use. */
+static gboolean
+check_server_software (MxprovContext *context, GError **error)
+{
+  const gchar *software = mxprov_context_get (context, "server.software");
+  const gchar *version = mxprov_context_get (context, "server.version");
+  const gchar *issuer = mxprov_context_get (context, "server.oauth_issuer");
+  const gchar *advice = mxprov_context_get (context, "server.advice");
+
+  if (issuer != NULL && g_strcmp0 (software, "Tuwunel") != 0)
+    {
+      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
+                   "%s; nothing was sent or created", advice != NULL ? advice : issuer);
+      return FALSE;
+    }
+  if (software == NULL || g_strcmp0 (software, "Synapse") == 0
+      || (g_strcmp0 (software, "Tuwunel") == 0 && mxprov_matrix_version_at_least (version, 1, 9)))
+    return TRUE;
+  g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
+               "this is %s%s%s, which the Synapse admin pipeline cannot serve: %s; nothing was sent "
+               "or created", software, version != NULL ? " " : "", version != NULL ? version : "",
+               advice != NULL ? advice : "see mxprov probe");
+  return FALSE;
+}
+
 /* The admin a given token belongs to; a refused token says so. */
 static gchar *
 whoami (MxprovHttp *http, const gchar *token, GError **error)
@@ -150,6 +179,8 @@ synapse_auth_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
   const gchar *given_token = mxprov_context_get (context, "admin.token");
   gboolean is_admin = FALSE;
 
+  if (!check_server_software (context, error))
+    return FALSE;
   /* the new user logs in with a password: the server must offer that */
   if (!check_password_login (http, error))
     return FALSE;

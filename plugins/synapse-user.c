@@ -106,7 +106,7 @@ prove_ownership (MxprovHttp *http, const gchar *user_id, const gchar *password,
 static gboolean
 create_user (SynapseUser *self, MxprovHttp *http, const gchar *admin_token, const gchar *user_id,
              const gchar *user_path, const gchar *password, const gchar *displayname,
-             GError **error)
+             gboolean answers_200_on_create, GError **error)
 {
   for (guint attempt = 1;; attempt++)
     {
@@ -124,6 +124,11 @@ create_user (SynapseUser *self, MxprovHttp *http, const gchar *admin_token, cons
       answer = mxprov_http_request (http, "PUT", user_path, admin_token, body, &status,
                                     &error_local);
       if (answer != NULL && status == 201)
+        break;
+      /* Tuwunel's PUT answers 200 for a new account too (backends-2026.md
+       * 3.2): there, and only right after a lookup that found no account,
+       * a 200 is "created" */
+      if (answer != NULL && status == 200 && answers_200_on_create)
         break;
       if (answer != NULL)
         {
@@ -212,7 +217,9 @@ synapse_user_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
   if (password == NULL)
     return FALSE;
   if (!create_user (self, http, admin_token, user_id, user_path, password,
-                    mxprov_context_get (context, "user.displayname"), error))
+                    mxprov_context_get (context, "user.displayname"),
+                    g_strcmp0 (mxprov_context_get (context, "server.software"), "Tuwunel") == 0,
+                    error))
     return FALSE;
   mxprov_context_set (context, "user.id", user_id, MXPROV_CONTEXT_FLAG_NONE);
   mxprov_context_take (context, "user.password", g_steal_pointer (&password),

@@ -13,5 +13,6 @@ gint mxprov_cmd_verify (gint argc, gchar **argv);
 gint mxprov_cmd_status (gint argc, gchar **argv);
 gint mxprov_cmd_revoke (gint argc, gchar **argv);
 gint mxprov_cmd_reissue (gint argc, gchar **argv);
+gint mxprov_cmd_probe (gint argc, gchar **argv);
 
 G_END_DECLS

@@ -32,6 +32,7 @@ print_usage (FILE *out)
            "  status      was the bundle used? each account's state, changing nothing\n"
            "  revoke      take accounts back: deactivate them and remove their rooms\n"
            "  reissue     a new password and bundle for an account not used yet\n"
+           "  probe       which homeserver is this, and which config fits it\n"
            "  plugins     list the step plugins found and what they need and provide\n"
            "\n"
            "Options:\n"
@@ -107,6 +108,8 @@ main (int argc, char **argv)
     rc = mxprov_cmd_revoke (argc - 1, argv + 1);
   else if (g_strcmp0 (argv[1], "reissue") == 0)
     rc = mxprov_cmd_reissue (argc - 1, argv + 1);
+  else if (g_strcmp0 (argv[1], "probe") == 0)
+    rc = mxprov_cmd_probe (argc - 1, argv + 1);
   else if (g_strcmp0 (argv[1], "plugins") == 0)
     rc = mxprov_cmd_plugins (argc - 1, argv + 1);
   else

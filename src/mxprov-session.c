@@ -11,6 +11,7 @@
 #include "mxprov-discovery.h"
 #include "mxprov-loader.h"
 #include "mxprov-log.h"
+#include "mxprov-probe.h"
 #include "mxprov-secret-input.h"
 #include "mxprov-session.h"
 
@@ -517,5 +518,18 @@ mxprov_session_connect (MxprovSession *self, GError **error)
       mxprov_context_take (self->context, "admin.password", g_steal_pointer (&password),
                            MXPROV_CONTEXT_FLAG_SECRET);
     }
-  return check_server_speaks_matrix (self->http, error);
+  if (!check_server_speaks_matrix (self->http, error))
+    return FALSE;
+  /* Which server this is, before any credential goes out: a step that
+   * cannot serve it refuses by name (server.* keys), and the probe's
+   * advice says what to use instead. Best effort: what it cannot learn
+   * stays unknown. */
+  {
+    g_autoptr(MxprovProbe) probe = mxprov_probe_run (self->http, MXPROV_PROBE_IDENTIFY
+                                                                 | MXPROV_PROBE_LOGIN
+                                                                 | MXPROV_PROBE_KNOWN_MATRIX, NULL);
+    mxprov_probe_fill_context (probe, self->context);
+    g_debug ("server: %s", probe->advice);
+  }
+  return TRUE;
 }

@@ -37,6 +37,10 @@ gboolean mxprov_matrix_password_login (MxprovHttp *http, const gchar *user,
                                        gchar **out_user_id, gchar **out_token,
                                        GError **error);
 
+/* Whether a server's version string ("1.9.0", "1.9.0 (abc123)") is at least
+ * major.minor. FALSE for NULL or a string without a number. Since 0.2. */
+gboolean mxprov_matrix_version_at_least (const gchar *version, guint major, guint minor);
+
 /* The user deactivates its own account (POST /_matrix/client/v3/account/
  * deactivate, erase) with its session and its password as
  * user-interactive auth: the undo of backends without an admin API. A

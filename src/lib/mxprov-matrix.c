@@ -219,3 +219,17 @@ mxprov_matrix_deactivate_self (MxprovHttp *http, const gchar *user_id, const gch
                               user_id);
   return FALSE;
 }
+
+gboolean
+mxprov_matrix_version_at_least (const gchar *version, guint major, guint minor)
+{
+  guint64 got_major, got_minor = 0;
+  gchar *end = NULL;
+
+  if (version == NULL || !g_ascii_isdigit (version[0]))
+    return FALSE;
+  got_major = g_ascii_strtoull (version, &end, 10);
+  if (end != NULL && *end == '.')
+    got_minor = g_ascii_strtoull (end + 1, NULL, 10);
+  return got_major > major || (got_major == major && got_minor >= minor);
+}
