@@ -57,6 +57,54 @@ read_token (RegistrationTokenAuth *self, GError **error)
   return NULL;
 }
 
+/* Does the server register with a token at all? Asked before the token
+ * is sent anywhere: POST /register with no name, password or auth answers
+ * 401 with its flows and can make no account. Answers other than these
+ * two are left for the registration itself to report. */
+static gboolean
+check_token_flow (MxprovHttp *http, GError **error)
+{
+  g_autoptr(json_object) empty = json_object_new_object ();
+  g_autoptr(json_object) answer = NULL;
+  g_autoptr(json_object) uia = NULL;
+  g_autoptr(GError) error_local = NULL;
+  json_object *flows = NULL;
+
+  answer = mxprov_http_request (http, "POST", "/_matrix/client/v3/register", NULL, empty, NULL,
+                                &error_local);
+  if (answer != NULL)
+    return TRUE;
+  if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN))
+    {
+      g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                  "the server does not register accounts (with a token or "
+                                  "otherwise); nothing was sent: ");
+      return FALSE;
+    }
+  if (mxprov_matrix_error_get_status (error_local) != 401
+      || mxprov_matrix_error_get_body (error_local) == NULL
+      || (uia = json_tokener_parse (mxprov_matrix_error_get_body (error_local))) == NULL
+      || !json_object_object_get_ex (uia, "flows", &flows)
+      || !json_object_is_type (flows, json_type_array))
+    return TRUE;
+  for (gsize i = 0; i < json_object_array_length (flows); i++)
+    {
+      json_object *stages = NULL;
+      if (!json_object_object_get_ex (json_object_array_get_idx (flows, i), "stages", &stages)
+          || !json_object_is_type (stages, json_type_array))
+        continue;
+      for (gsize k = 0; k < json_object_array_length (stages); k++)
+        if (g_strcmp0 (json_object_get_string (json_object_array_get_idx (stages, k)),
+                       "m.login.registration_token") == 0)
+          return TRUE;
+    }
+  g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
+               "the server offers no registration with a token (its flows: %s); nothing was sent; "
+               "mxprov probe says what it offers",
+               json_object_to_json_string_ext (flows, JSON_C_TO_STRING_PLAIN));
+  return FALSE;
+}
+
 /* Valid, used up or expired; a server without the endpoint (Conduit) will
  * tell at registration instead. */
 static gboolean
@@ -121,7 +169,8 @@ registration_token_auth_run (MxprovPlugin *plugin, MxprovContext *context, GErro
                            "the registration token is empty");
       return FALSE;
     }
-  if (!check_validity (mxprov_context_get_http (context), token, error))
+  if (!check_token_flow (mxprov_context_get_http (context), error)
+      || !check_validity (mxprov_context_get_http (context), token, error))
     return FALSE;
   mxprov_context_take (context, "registration.token", g_steal_pointer (&token),
                        MXPROV_CONTEXT_FLAG_SECRET);

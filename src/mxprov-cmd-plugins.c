@@ -51,20 +51,23 @@ mxprov_cmd_plugins (gint argc, gchar **argv)
     }
   mxprov_log_setup (mxprov_option_verbosity);
 
-  found_config = mxprov_step_config_find (config_file, SYSCONFDIR);
-  if (found_config != NULL)
+  found_config = mxprov_step_config_find (config_file, mxprov_step_config_sysconfdir ());
+  /* without a file, the credentials in the environment choose (the
+   * command line of provision may still choose otherwise) */
+  config = found_config != NULL
+           ? mxprov_step_config_load_file (found_config, &error)
+           : mxprov_step_config_new_builtin (g_getenv ("MXPROV_ADMIN_PASSWORD") != NULL
+                                             || g_getenv ("MXPROV_ADMIN_TOKEN") != NULL, &error);
+  if (config == NULL)
     {
-      config = mxprov_step_config_load_file (found_config, &error);
-      if (config == NULL)
-        {
-          mxprov_log_error (error);
-          return mxprov_exit_code_for_error (error);
-        }
+      mxprov_log_error (error);
+      return mxprov_exit_code_for_error (error);
     }
-  dirs = mxprov_loader_search_path (config != NULL ? config->plugin_dir : NULL);
+  fprintf (stderr, "mxprov: step config: %s\n", config->source);
+  dirs = mxprov_loader_search_path (config->plugin_dir);
   plugins = mxprov_loader_scan ((const gchar *const *) dirs, &errors);
 
-  printf ("%-20s %-7s %-14s %-50s %-40s %s\n", "NAME", "STEP", "BACKEND", "REQUIRES",
+  printf ("%-24s %-7s %-19s %-50s %-40s %s\n", "NAME", "STEP", "BACKEND", "REQUIRES",
           "PROVIDES", "FILE");
   for (guint i = 0; i < plugins->len; i++)
     {
@@ -73,7 +76,7 @@ mxprov_cmd_plugins (gint argc, gchar **argv)
       g_autofree gchar *requires = join_keys (info->requires);
       g_autofree gchar *provides = join_keys (info->provides);
 
-      printf ("%-20s %-7s %-14s %-50s %-40s %s\n", info->name, info->step, info->backend,
+      printf ("%-24s %-7s %-19s %-50s %-40s %s\n", info->name, info->step, info->backend,
               requires, provides, mxprov_plugin_get_filename (plugin));
     }
   for (guint i = 0; i < errors->len; i++)

@@ -178,6 +178,7 @@ mxprov_cmd_provision (gint argc, gchar **argv)
         fprintf (stderr, " and step auth (%s) succeeded",
                  mxprov_plugin_get_name (mxprov_pipeline_get_plugin (pipeline, 0)));
       fprintf (stderr, "; nothing was created\n");
+      fprintf (stderr, "mxprov: step config: %s\n", session->config->source);
       return EX_OK;
     }
 

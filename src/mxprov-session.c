@@ -392,12 +392,18 @@ mxprov_session_prepare (MxprovSession *self, const gchar *const *per_account,
     }
 
   /* Configuration and plugins. */
-  config_path = mxprov_step_config_find (self->config_file, SYSCONFDIR);
-  self->config = config_path != NULL ? mxprov_step_config_load_file (config_path, error)
-                                     : mxprov_step_config_new_default ();
+  config_path = mxprov_step_config_find (self->config_file, mxprov_step_config_sysconfdir ());
+  self->config = config_path != NULL
+                 ? mxprov_step_config_load_file (config_path, error)
+                 : mxprov_step_config_new_builtin (self->admin_password_file != NULL
+                                                   || self->admin_password != NULL
+                                                   || self->admin_token_file != NULL
+                                                   || env_is_set ("MXPROV_ADMIN_PASSWORD")
+                                                   || env_is_set ("MXPROV_ADMIN_TOKEN"),
+                                                   error);
   if (self->config == NULL)
     return FALSE;
-  g_debug ("step config: %s", self->config->source);
+  g_info ("step config: %s", self->config->source);
   if (!apply_config_defaults (self, self->config->keyfile, error)
       || !resolve_admin_credential (self, error))
     return FALSE;

@@ -237,6 +237,68 @@ mxprov_step_config_new_default (void)
   return self;
 }
 
+static const gchar builtin_shared_secret_text[] =
+  "[pipeline]\nsteps=auth;user;room;bundle\n"
+  "[auth]\nplugin=shared-secret-auth\n"
+  "[user]\nplugin=shared-secret-user\n"
+  "[room]\nplugin=matrix-room\n"
+  "[bundle]\nplugin=lotti-bundle\n";
+
+static const gchar builtin_registration_token_text[] =
+  "[pipeline]\nsteps=auth;user;room;bundle\n"
+  "[auth]\nplugin=registration-token-auth\n"
+  "[user]\nplugin=registration-token-user\n"
+  "[room]\nplugin=matrix-room\n"
+  "[bundle]\nplugin=lotti-bundle\n";
+
+static gboolean
+env_is_set (const gchar *name)
+{
+  const gchar *value = g_getenv (name);
+  return value != NULL && *value != '\0';
+}
+
+MxprovStepConfig *
+mxprov_step_config_new_builtin (gboolean admin_credential, GError **error)
+{
+  gboolean secret = env_is_set ("MXPROV_REGISTRATION_SECRET");
+  gboolean token = env_is_set ("MXPROV_REGISTRATION_TOKEN");
+  g_autoptr(GError) error_local = NULL;
+  MxprovStepConfig *self;
+
+  if ((guint) admin_credential + (guint) secret + (guint) token > 1)
+    {
+      g_set_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED,
+                   "without a config file the credential chooses the pipeline, and %s%s%s%s%s "
+                   "were given: give one, or name the pipeline with --config",
+                   admin_credential ? "an admin password or token" : "",
+                   admin_credential && (secret || token) ? " and " : "",
+                   secret ? "MXPROV_REGISTRATION_SECRET" : "",
+                   secret && token ? " and " : "",
+                   token ? "MXPROV_REGISTRATION_TOKEN" : "");
+      return NULL;
+    }
+  if (secret)
+    self = mxprov_step_config_load_data (builtin_shared_secret_text,
+                                         "built-in shared-secret pipeline "
+                                         "(MXPROV_REGISTRATION_SECRET is set)", &error_local);
+  else if (token)
+    self = mxprov_step_config_load_data (builtin_registration_token_text,
+                                         "built-in registration-token pipeline "
+                                         "(MXPROV_REGISTRATION_TOKEN is set)", &error_local);
+  else
+    self = mxprov_step_config_new_default ();
+  g_assert_no_error (error_local);
+  return self;
+}
+
+const gchar *
+mxprov_step_config_sysconfdir (void)
+{
+  const gchar *dir = g_getenv ("MXPROV_SYSCONFDIR");
+  return dir != NULL && *dir != '\0' ? dir : SYSCONFDIR;
+}
+
 gchar *
 mxprov_step_config_find (const gchar *explicit_file, const gchar *sysconfdir)
 {

@@ -31,11 +31,23 @@ MxprovStepConfig *mxprov_step_config_load_data (const gchar *data, const gchar *
 MxprovStepConfig *mxprov_step_config_load_file (const gchar *filename, GError **error);
 MxprovStepConfig *mxprov_step_config_new_default (void);
 
+/* Without a config file the credential given chooses the built-in
+ * pipeline: an admin password or token (`admin_credential`), or none,
+ * the Synapse admin one; MXPROV_REGISTRATION_SECRET the shared-secret one;
+ * MXPROV_REGISTRATION_TOKEN the registration-token one. Two kinds at once
+ * are a G_OPTION_ERROR, not a guess. The config's source says which and
+ * why. */
+MxprovStepConfig *mxprov_step_config_new_builtin (gboolean admin_credential, GError **error);
+
 /* The config file to use: `explicit_file` if given (returned as is; loading
  * it reports a missing file), else
  * $XDG_CONFIG_HOME/mxprov/mxprov.conf, else `sysconfdir`/mxprov/mxprov.conf,
  * else NULL for the built-in default. */
 gchar *mxprov_step_config_find (const gchar *explicit_file, const gchar *sysconfdir);
+
+/* The configured sysconfdir, or $MXPROV_SYSCONFDIR (tests of a build whose
+ * sysconfdir holds an installed mxprov's config, relocated installs). */
+const gchar *mxprov_step_config_sysconfdir (void);
 
 /* The group holding step `step`'s plugin and options. */
 const gchar *mxprov_step_config_plugin_for (MxprovStepConfig *self, const gchar *step);

@@ -164,6 +164,30 @@ test_secret_from_environment (Fixture *f, gconstpointer data)
   g_assert_true (test_homeserver_user_exists (f->hs, "@envsync:" SERVER_NAME));
 }
 
+/* Without a config file the credential chooses the pipeline: the shared
+ * secret in the environment means shared-secret registration; given with
+ * an admin password it is a usage error, not a guess. */
+static void
+test_builtin_chosen_by_secret (Fixture *f, gconstpointer data)
+{
+  const gchar *env[] = { "MXPROV_REGISTRATION_SECRET=" SECRET, NULL };
+  const gchar *both[] = { "MXPROV_REGISTRATION_SECRET=" SECRET, "MXPROV_ADMIN_PASSWORD=pw", NULL };
+  const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                          "--username", "chosen", "-v", NULL };
+  const gchar *plugins[] = { "plugins", NULL };
+  g_autoptr(RunResult) r1 = run_mxprov (args, NULL, env, FALSE);
+  g_autoptr(RunResult) r2 = run_mxprov (args, NULL, both, FALSE);
+  g_autoptr(RunResult) r3 = run_mxprov (plugins, NULL, env, FALSE);
+
+  g_assert_cmpint (r1->exit_code, ==, 0);
+  assert_contains (r1->err, "step config: built-in shared-secret pipeline (MXPROV_REGISTRATION_SECRET is set)");
+  g_assert_true (test_homeserver_user_exists (f->hs, "@chosen:" SERVER_NAME));
+  g_assert_cmpint (r2->exit_code, ==, EX_USAGE);
+  assert_contains (r2->err, "an admin password or token and MXPROV_REGISTRATION_SECRET were given");
+  g_assert_cmpint (r3->exit_code, ==, 0);
+  assert_contains (r3->err, "step config: built-in shared-secret pipeline");
+}
+
 /* The environment wins over secret-file= of a config file (the shipped
  * example names /etc/mxprov/registration-secret, which may not exist). */
 static void
@@ -361,6 +385,7 @@ main (int argc, char **argv)
   g_test_add (path, Fixture, NULL, setup_func, func, teardown)
   ADD ("/dendrite/provision", setup_dendrite, test_provision);
   ADD ("/dendrite/secret-from-environment", setup_dendrite, test_secret_from_environment);
+  ADD ("/synapse-shared-secret/builtin-chosen-by-secret", setup_synapse, test_builtin_chosen_by_secret);
   ADD ("/synapse-shared-secret/environment-wins-over-secret-file", setup_synapse,
        test_environment_wins_over_secret_file);
   ADD ("/dendrite/no-secret", setup_dendrite, test_no_secret);

@@ -359,6 +359,45 @@ test_find_none (void)
   g_assert_null (found_without_sysconfdir);
 }
 
+/* Without a config file the credential given chooses the pipeline; two
+ * kinds at once are an error. */
+static void
+test_builtin_by_credential (void)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MxprovStepConfig) admin = NULL;
+  g_autoptr(MxprovStepConfig) secret = NULL;
+  g_autoptr(MxprovStepConfig) token = NULL;
+  g_autoptr(MxprovStepConfig) both = NULL;
+
+  g_unsetenv ("MXPROV_REGISTRATION_SECRET");
+  g_unsetenv ("MXPROV_REGISTRATION_TOKEN");
+  admin = mxprov_step_config_new_builtin (TRUE, &error);
+  g_assert_no_error (error);
+  assert_default_pipeline (admin);
+
+  g_setenv ("MXPROV_REGISTRATION_SECRET", "s3cret", TRUE);
+  secret = mxprov_step_config_new_builtin (FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (mxprov_step_config_plugin_for (secret, "auth"), ==, "shared-secret-auth");
+  g_assert_cmpstr (mxprov_step_config_plugin_for (secret, "user"), ==, "shared-secret-user");
+  g_assert_nonnull (strstr (secret->source, "MXPROV_REGISTRATION_SECRET is set"));
+  both = mxprov_step_config_new_builtin (TRUE, &error);
+  g_assert_null (both);
+  g_assert_error (error, G_OPTION_ERROR, G_OPTION_ERROR_FAILED);
+  g_assert_nonnull (strstr (error->message, "an admin password or token and MXPROV_REGISTRATION_SECRET"));
+  g_clear_error (&error);
+  g_unsetenv ("MXPROV_REGISTRATION_SECRET");
+
+  g_setenv ("MXPROV_REGISTRATION_TOKEN", "t0ken", TRUE);
+  token = mxprov_step_config_new_builtin (FALSE, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (mxprov_step_config_plugin_for (token, "auth"), ==, "registration-token-auth");
+  g_assert_cmpstr (mxprov_step_config_plugin_for (token, "user"), ==, "registration-token-user");
+  g_assert_cmpstr (mxprov_step_config_plugin_for (token, "room"), ==, "matrix-room");
+  g_unsetenv ("MXPROV_REGISTRATION_TOKEN");
+}
+
 int
 main (int argc, char **argv)
 {
@@ -366,6 +405,7 @@ main (int argc, char **argv)
 
   g_test_add_func ("/config/step-names", test_step_names);
   g_test_add_func ("/config/default", test_default);
+  g_test_add_func ("/config/builtin-by-credential", test_builtin_by_credential);
   g_test_add_func ("/config/example-file", test_example_file);
   g_test_add_func ("/config/subset", test_subset);
   g_test_add_func ("/config/full", test_full_config);
