@@ -413,6 +413,59 @@ registration_token_user_cleanup (MxprovPlugin *plugin, MxprovContext *context)
   mxprov_context_remove (context, "user.token");
 }
 
+/* --- accounts made earlier: status, revoke (adopt) ------------------------ */
+
+/* No admin API here either: the bundle's password is all there is to go on. */
+static gboolean
+registration_token_user_status (MxprovPlugin *plugin, MxprovContext *context,
+                                json_object *report, GError **error)
+{
+  RegistrationTokenUser *self = mxprov_plugin_get_data (plugin);
+  g_autoptr(MxprovSecret) token = NULL;
+  const gchar *user_id, *password;
+
+  if ((user_id = mxprov_context_lookup (context, "user.id", error)) == NULL)
+    return FALSE;
+  password = mxprov_context_get (context, "user.password");
+  if (password == NULL)
+    {
+      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
+                   "%s: the registration-token backend has no admin API to look an account up; "
+                   "give its bundle (--bundle FILE, or --input with a batch output)", user_id);
+      return FALSE;
+    }
+  if (!mxprov_matrix_report_password_login (mxprov_context_get_http (context), user_id, password,
+                                            report, &token, error))
+    return FALSE;
+  if (token == NULL)
+    return TRUE;
+  g_clear_pointer (&self->user_token, mxprov_secret_free);
+  self->user_token = g_strdup (token);
+  mxprov_context_take (context, "user.token", g_steal_pointer (&token), MXPROV_CONTEXT_FLAG_SECRET);
+  return TRUE;
+}
+
+/* revoke: rollback deactivates the account with the session status opened. */
+static gboolean
+registration_token_user_adopt (MxprovPlugin *plugin, MxprovContext *context, GError **error)
+{
+  RegistrationTokenUser *self = mxprov_plugin_get_data (plugin);
+  const gchar *user_id = mxprov_context_lookup (context, "user.id", error);
+
+  if (user_id == NULL)
+    return FALSE;
+  if (self->user_token == NULL)
+    {
+      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
+                   "%s cannot deactivate itself: its bundle's password no longer logs in (the app "
+                   "has changed it); the server's admin must deactivate it", user_id);
+      return FALSE;
+    }
+  g_free (self->created_user_id);
+  self->created_user_id = g_strdup (user_id);
+  return TRUE;
+}
+
 static const gchar *const requires[] = { "registration.token", "user.localpart", NULL };
 static const gchar *const provides[] = { "user.id", "user.password", "user.token", "server.name", NULL };
 static const gchar *const options[] = { "password-bytes", "server-name", NULL };
@@ -429,4 +482,6 @@ MXPROV_PLUGIN_DEFINE (
   .run = registration_token_user_run,
   .rollback = registration_token_user_rollback,
   .cleanup = registration_token_user_cleanup,
+  .status = registration_token_user_status,
+  .adopt = registration_token_user_adopt,
 )

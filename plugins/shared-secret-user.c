@@ -271,9 +271,6 @@ shared_secret_user_status (MxprovPlugin *plugin, MxprovContext *context, json_ob
                            GError **error)
 {
   SharedSecretUser *self = mxprov_plugin_get_data (plugin);
-  g_autoptr(GError) error_local = NULL;
-  g_autofree gchar *device_id = mxprov_matrix_new_device_id ();
-  g_autofree gchar *logged_in_as = NULL;
   g_autoptr(MxprovSecret) token = NULL;
   const gchar *user_id, *password;
 
@@ -287,25 +284,11 @@ shared_secret_user_status (MxprovPlugin *plugin, MxprovContext *context, json_ob
                    "give its bundle (--bundle FILE, or --input with a batch output)", user_id);
       return FALSE;
     }
-  if (!mxprov_matrix_password_login (mxprov_context_get_http (context), user_id, password,
-                                     device_id, &logged_in_as, &token, &error_local))
-    {
-      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_USER_DEACTIVATED))
-        {
-          json_object_object_add (report, "state", json_object_new_string ("deactivated"));
-          return TRUE;
-        }
-      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN))
-        {
-          json_object_object_add (report, "login", json_object_new_string ("refused"));
-          return TRUE;
-        }
-      g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
-                                  "logging in as %s with its bundle's password: ", user_id);
-      return FALSE;
-    }
-  json_object_object_add (report, "state", json_object_new_string ("active"));
-  json_object_object_add (report, "login", json_object_new_string ("works"));
+  if (!mxprov_matrix_report_password_login (mxprov_context_get_http (context), user_id, password,
+                                            report, &token, error))
+    return FALSE;
+  if (token == NULL)
+    return TRUE;
   /* that login made a device: cleanup logs it out again */
   g_clear_pointer (&self->user_token, mxprov_secret_free);
   self->user_token = g_strdup (token);

@@ -37,6 +37,16 @@ gboolean mxprov_matrix_password_login (MxprovHttp *http, const gchar *user,
                                        gchar **out_user_id, gchar **out_token,
                                        GError **error);
 
+/* For the status entry of a backend without an admin API: what the
+ * account's password (from its bundle) says. It logs in: "state":"active"
+ * and "login":"works" go into `report` and `out_token` is that session's
+ * (log it out in cleanup); refused: "login":"refused" (the app has changed
+ * the password); deactivated: "state":"deactivated". FALSE only for other
+ * failures. Since mxprov 0.2. */
+gboolean mxprov_matrix_report_password_login (MxprovHttp *http, const gchar *user_id,
+                                              const gchar *password, json_object *report,
+                                              gchar **out_token, GError **error);
+
 /* Whether a server's version string ("1.9.0", "1.9.0 (abc123)") is at least
  * major.minor. FALSE for NULL or a string without a number. Since 0.2. */
 gboolean mxprov_matrix_version_at_least (const gchar *version, guint major, guint minor);

@@ -233,3 +233,34 @@ mxprov_matrix_version_at_least (const gchar *version, guint major, guint minor)
     got_minor = g_ascii_strtoull (end + 1, NULL, 10);
   return got_major > major || (got_major == major && got_minor >= minor);
 }
+
+gboolean
+mxprov_matrix_report_password_login (MxprovHttp *http, const gchar *user_id, const gchar *password,
+                                     json_object *report, gchar **out_token, GError **error)
+{
+  g_autoptr(GError) error_local = NULL;
+  g_autofree gchar *device_id = mxprov_matrix_new_device_id ();
+  g_autofree gchar *logged_in_as = NULL;
+
+  *out_token = NULL;
+  if (mxprov_matrix_password_login (http, user_id, password, device_id, &logged_in_as, out_token,
+                                    &error_local))
+    {
+      json_object_object_add (report, "state", json_object_new_string ("active"));
+      json_object_object_add (report, "login", json_object_new_string ("works"));
+      return TRUE;
+    }
+  if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_USER_DEACTIVATED))
+    {
+      json_object_object_add (report, "state", json_object_new_string ("deactivated"));
+      return TRUE;
+    }
+  if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN))
+    {
+      json_object_object_add (report, "login", json_object_new_string ("refused"));
+      return TRUE;
+    }
+  g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                              "logging in as %s with its bundle's password: ", user_id);
+  return FALSE;
+}
