@@ -61,23 +61,33 @@ identify (MxprovProbe *self, MxprovHttp *http)
     { "/_conduwuit/server_version", "conduwuit" },
   };
   g_autoptr(json_object) federation = try_get (http, "/_matrix/federation/v1/version");
-  g_autoptr(json_object) admin = try_get (http, "/_synapse/admin/v1/server_version");
+  g_autoptr(json_object) admin = NULL;
   json_object *server = NULL;
 
-  self->synapse_admin_api = admin != NULL && json_object_object_get_ex (admin, "server_version", NULL);
   if (federation != NULL && json_object_object_get_ex (federation, "server", &server))
     {
       self->software = member_string (server, "name");
       self->version = member_string (server, "version");
-      if (self->software != NULL)
-        {
-          self->software_source = g_strdup ("/_matrix/federation/v1/version");
-          return;
-        }
     }
+  /* Synapse and Tuwunel 1.9 serve it; asked even when federation named
+   * the server, since it says whether the admin API is reachable here */
+  admin = try_get (http, "/_synapse/admin/v1/server_version");
+  self->synapse_admin_api = admin != NULL && json_object_object_get_ex (admin, "server_version", NULL);
+  if (self->software != NULL)
+    {
+      self->software_source = g_strdup ("/_matrix/federation/v1/version");
+      return;
+    }
+  /* federation off or elsewhere: the brand routes tell the Conduit family
+   * and Tuwunel (which also answers server_version) from Synapse */
   for (gsize i = 0; i < G_N_ELEMENTS (brands); i++)
     {
-      g_autoptr(json_object) answer = try_get (http, brands[i].path);
+      g_autoptr(json_object) answer = NULL;
+
+      /* with the admin API answering it is Synapse or Tuwunel (first) */
+      if (self->synapse_admin_api && i > 0)
+        break;
+      answer = try_get (http, brands[i].path);
       if (answer == NULL)
         continue;
       self->software = g_strdup (brands[i].software);
@@ -87,7 +97,6 @@ identify (MxprovProbe *self, MxprovHttp *http)
     }
   if (self->synapse_admin_api)
     {
-      /* Synapse, or a Tuwunel with federation off (its brand route answered above) */
       self->software = g_strdup ("Synapse");
       self->version = member_string (admin, "server_version");
       self->software_source = g_strdup ("/_synapse/admin/v1/server_version");
@@ -95,12 +104,23 @@ identify (MxprovProbe *self, MxprovHttp *http)
 }
 
 static void
-read_login (MxprovProbe *self, MxprovHttp *http)
+read_oauth (MxprovProbe *self, MxprovHttp *http)
 {
   static const gchar *const metadata_paths[] = {
     "/_matrix/client/v1/auth_metadata",
     "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata",
   };
+
+  for (gsize i = 0; i < G_N_ELEMENTS (metadata_paths) && self->oauth_issuer == NULL; i++)
+    {
+      g_autoptr(json_object) metadata = try_get (http, metadata_paths[i]);
+      self->oauth_issuer = member_string (metadata, "issuer");
+    }
+}
+
+static void
+read_login (MxprovProbe *self, MxprovHttp *http)
+{
   g_autoptr(json_object) login = try_get (http, "/_matrix/client/v3/login");
   json_object *flows = NULL;
 
@@ -112,11 +132,6 @@ read_login (MxprovProbe *self, MxprovHttp *http)
         if (g_strcmp0 (type, "m.login.password") == 0)
           self->password_login = TRUE;
       }
-  for (gsize i = 0; i < G_N_ELEMENTS (metadata_paths) && self->oauth_issuer == NULL; i++)
-    {
-      g_autoptr(json_object) metadata = try_get (http, metadata_paths[i]);
-      self->oauth_issuer = member_string (metadata, "issuer");
-    }
 }
 
 /* POST /register with no name, password or auth: its 401 lists the flows;
@@ -253,6 +268,8 @@ mxprov_probe_run (MxprovHttp *http, MxprovProbeFlags flags, GError **error)
     identify (self, http);
   if (flags & MXPROV_PROBE_LOGIN)
     read_login (self, http);
+  if (flags & MXPROV_PROBE_OAUTH)
+    read_oauth (self, http);
   if (flags & MXPROV_PROBE_REGISTRATION)
     read_registration (self, http);
   advise (self);

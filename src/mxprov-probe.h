@@ -33,10 +33,11 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (MxprovProbe, mxprov_probe_free)
 
 typedef enum {
   MXPROV_PROBE_IDENTIFY = 1 << 0,     /* software and version, Synapse admin API */
-  MXPROV_PROBE_LOGIN = 1 << 1,        /* login flows, OAuth delegation */
-  MXPROV_PROBE_REGISTRATION = 1 << 2, /* shared-secret nonce, registration flows */
-  MXPROV_PROBE_ALL = 0x7,
-  MXPROV_PROBE_KNOWN_MATRIX = 1 << 3, /* the caller checked /_matrix/client/versions already */
+  MXPROV_PROBE_LOGIN = 1 << 1,        /* login flows */
+  MXPROV_PROBE_OAUTH = 1 << 2,        /* login delegated to an OAuth 2.0 service */
+  MXPROV_PROBE_REGISTRATION = 1 << 3, /* shared-secret nonce, registration flows */
+  MXPROV_PROBE_ALL = 0xf,
+  MXPROV_PROBE_KNOWN_MATRIX = 1 << 4, /* the caller checked /_matrix/client/versions already */
 } MxprovProbeFlags;
 
 /* NULL with an error only when the URL is no Matrix homeserver or cannot

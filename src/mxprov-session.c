@@ -532,7 +532,7 @@ mxprov_session_connect (MxprovSession *self, GError **error)
    * stays unknown. */
   {
     g_autoptr(MxprovProbe) probe = mxprov_probe_run (self->http, MXPROV_PROBE_IDENTIFY
-                                                                 | MXPROV_PROBE_LOGIN
+                                                                 | MXPROV_PROBE_OAUTH
                                                                  | MXPROV_PROBE_KNOWN_MATRIX, NULL);
     mxprov_probe_fill_context (probe, self->context);
     g_debug ("server: %s", probe->advice);
