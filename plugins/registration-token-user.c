@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include <mxprov/mxprov.h>
+#include "self-service-account.h"
 
 #define REGISTER_PATH "/_matrix/client/v3/register"
 #define AVAILABLE_PATH "/_matrix/client/v3/register/available"
@@ -32,8 +33,7 @@
 typedef struct {
   guint password_bytes;
   gchar *server_name;     /* option; else learnt from the registration */
-  gchar *created_user_id; /* set once the account exists because of us */
-  gchar *user_token;      /* secret: the registration's device, logged out in cleanup */
+  SelfServiceAccount account; /* the account made (or adopted) and its session */
 } RegistrationTokenUser;
 
 static void
@@ -41,8 +41,7 @@ registration_token_user_free (gpointer data)
 {
   RegistrationTokenUser *self = data;
   g_free (self->server_name);
-  g_free (self->created_user_id);
-  mxprov_secret_free (self->user_token);
+  self_service_account_clear (&self->account);
   g_free (self);
 }
 
@@ -356,10 +355,10 @@ registration_token_user_run (MxprovPlugin *plugin, MxprovContext *context, GErro
   if ((user_id = mxprov_json_get_string (answer, "user_id", error)) == NULL)
     return FALSE;
   /* from here the account exists: rollback must know it */
-  self->created_user_id = g_strdup (user_id);
+  self->account.created_user_id = g_strdup (user_id);
   if ((access_token = mxprov_json_get_string (answer, "access_token", error)) == NULL)
     return FALSE;
-  self->user_token = g_strdup (access_token);
+  self->account.user_token = g_strdup (access_token);
   server_name = mxprov_matrix_server_name_from_user_id (user_id, error);
   if (server_name == NULL)
     return FALSE;
@@ -377,93 +376,32 @@ static gboolean
 registration_token_user_rollback (MxprovPlugin *plugin, MxprovContext *context, GError **error)
 {
   RegistrationTokenUser *self = mxprov_plugin_get_data (plugin);
-  const gchar *password = mxprov_context_get (context, "user.password");
-
-  if (self->created_user_id == NULL)
-    return TRUE;
-  if (self->user_token == NULL || password == NULL
-      || !mxprov_matrix_deactivate_self (mxprov_context_get_http (context), self->created_user_id,
-                                         self->user_token, password, error))
-    {
-      if (error != NULL && *error == NULL)
-        g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_FAILED,
-                     "no session to deactivate it with");
-      g_prefix_error (error, "%s is left active (with a password nobody has): ",
-                      self->created_user_id);
-      return FALSE;
-    }
-  g_message ("rolled back: %s deactivated itself; the name stays taken", self->created_user_id);
-  g_clear_pointer (&self->created_user_id, g_free);
-  g_clear_pointer (&self->user_token, mxprov_secret_free);
-  return TRUE;
+  return self_service_account_rollback (&self->account, context, error);
 }
 
+/* The registration (or status) logged in on a device: logging out deletes it. */
 static void
 registration_token_user_cleanup (MxprovPlugin *plugin, MxprovContext *context)
 {
   RegistrationTokenUser *self = mxprov_plugin_get_data (plugin);
-  g_autoptr(GError) error = NULL;
-
-  if (self->user_token == NULL)
-    return;
-  /* the registration logged in on a device: logging out deletes it */
-  if (!mxprov_matrix_logout (mxprov_context_get_http (context), self->user_token, &error))
-    g_warning ("could not log out the new user's registration session: %s", error->message);
-  g_clear_pointer (&self->user_token, mxprov_secret_free);
-  mxprov_context_remove (context, "user.token");
+  self_service_account_cleanup (&self->account, context);
 }
 
 /* --- accounts made earlier: status, revoke (adopt) ------------------------ */
 
-/* No admin API here either: the bundle's password is all there is to go on. */
 static gboolean
-registration_token_user_status (MxprovPlugin *plugin, MxprovContext *context,
-                                json_object *report, GError **error)
+registration_token_user_status (MxprovPlugin *plugin, MxprovContext *context, json_object *report,
+                                GError **error)
 {
   RegistrationTokenUser *self = mxprov_plugin_get_data (plugin);
-  g_autoptr(MxprovSecret) token = NULL;
-  const gchar *user_id, *password;
-
-  if ((user_id = mxprov_context_lookup (context, "user.id", error)) == NULL)
-    return FALSE;
-  password = mxprov_context_get (context, "user.password");
-  if (password == NULL)
-    {
-      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
-                   "%s: the registration-token backend has no admin API to look an account up; "
-                   "give its bundle (--bundle FILE, or --input with a batch output)", user_id);
-      return FALSE;
-    }
-  if (!mxprov_matrix_report_password_login (mxprov_context_get_http (context), user_id, password,
-                                            report, &token, error))
-    return FALSE;
-  if (token == NULL)
-    return TRUE;
-  g_clear_pointer (&self->user_token, mxprov_secret_free);
-  self->user_token = g_strdup (token);
-  mxprov_context_take (context, "user.token", g_steal_pointer (&token), MXPROV_CONTEXT_FLAG_SECRET);
-  return TRUE;
+  return self_service_account_status (&self->account, context, "registration-token", report, error);
 }
 
-/* revoke: rollback deactivates the account with the session status opened. */
 static gboolean
 registration_token_user_adopt (MxprovPlugin *plugin, MxprovContext *context, GError **error)
 {
   RegistrationTokenUser *self = mxprov_plugin_get_data (plugin);
-  const gchar *user_id = mxprov_context_lookup (context, "user.id", error);
-
-  if (user_id == NULL)
-    return FALSE;
-  if (self->user_token == NULL)
-    {
-      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
-                   "%s cannot deactivate itself: its bundle's password no longer logs in (the app "
-                   "has changed it); the server's admin must deactivate it", user_id);
-      return FALSE;
-    }
-  g_free (self->created_user_id);
-  self->created_user_id = g_strdup (user_id);
-  return TRUE;
+  return self_service_account_adopt (&self->account, context, error);
 }
 
 static const gchar *const requires[] = { "registration.token", "user.localpart", NULL };

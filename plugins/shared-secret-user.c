@@ -9,6 +9,7 @@
 #include "config.h"
 
 #include <mxprov/mxprov.h>
+#include "self-service-account.h"
 #include "shared-secret-mac.h"
 
 #define REGISTER_PATH "/_synapse/admin/v1/register"
@@ -19,8 +20,7 @@
 typedef struct {
   guint password_bytes;
   gchar *server_name;     /* option; else learnt from the registration */
-  gchar *created_user_id; /* set once the account exists because of us */
-  gchar *user_token;      /* secret: the registration's device, logged out in cleanup */
+  SelfServiceAccount account; /* the account made (or adopted) and its session */
 } SharedSecretUser;
 
 static void
@@ -28,8 +28,7 @@ shared_secret_user_free (gpointer data)
 {
   SharedSecretUser *self = data;
   g_free (self->server_name);
-  g_free (self->created_user_id);
-  mxprov_secret_free (self->user_token);
+  self_service_account_clear (&self->account);
   g_free (self);
 }
 
@@ -202,8 +201,8 @@ shared_secret_user_run (MxprovPlugin *plugin, MxprovContext *context, GError **e
                       mxprov_context_get (context, "user.displayname"), &user_id, &token, error))
     return FALSE;
 
-  self->created_user_id = g_strdup (user_id);
-  self->user_token = g_strdup (token);
+  self->account.created_user_id = g_strdup (user_id);
+  self->account.user_token = g_strdup (token);
   server_name = mxprov_matrix_server_name_from_user_id (user_id, error);
   if (server_name == NULL)
     return FALSE;
@@ -216,108 +215,37 @@ shared_secret_user_run (MxprovPlugin *plugin, MxprovContext *context, GError **e
   return TRUE;
 }
 
-/* Without an admin API the account deactivates itself with its password. */
+/* No admin API: the account deactivates itself with its password. */
 static gboolean
 shared_secret_user_rollback (MxprovPlugin *plugin, MxprovContext *context, GError **error)
 {
   SharedSecretUser *self = mxprov_plugin_get_data (plugin);
-  const gchar *password = mxprov_context_get (context, "user.password");
-
-  if (self->created_user_id == NULL)
-    return TRUE;
-  if (self->user_token == NULL || password == NULL)
-    {
-      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_FAILED,
-                   "%s is left active: no session to deactivate it with", self->created_user_id);
-      return FALSE;
-    }
-  if (!mxprov_matrix_deactivate_self (mxprov_context_get_http (context), self->created_user_id,
-                                      self->user_token, password, error))
-    {
-      g_prefix_error (error, "%s is left active (with a password nobody has): ",
-                      self->created_user_id);
-      return FALSE;
-    }
-  g_message ("rolled back: %s deactivated itself; the name stays taken", self->created_user_id);
-  g_clear_pointer (&self->created_user_id, g_free);
-  /* deactivation ended the registration's session */
-  g_clear_pointer (&self->user_token, mxprov_secret_free);
-  return TRUE;
+  return self_service_account_rollback (&self->account, context, error);
 }
 
+/* The registration (or status) logged in on a device: logging out deletes it. */
 static void
 shared_secret_user_cleanup (MxprovPlugin *plugin, MxprovContext *context)
 {
   SharedSecretUser *self = mxprov_plugin_get_data (plugin);
-  g_autoptr(GError) error = NULL;
-
-  if (self->user_token == NULL)
-    return;
-  /* The registration made a device: logging out deletes it. */
-  if (!mxprov_matrix_logout (mxprov_context_get_http (context), self->user_token, &error))
-    g_warning ("could not log out the new user's registration session: %s", error->message);
-  g_clear_pointer (&self->user_token, mxprov_secret_free);
-  mxprov_context_remove (context, "user.token");
+  self_service_account_cleanup (&self->account, context);
 }
 
 /* --- accounts made earlier: status, revoke (adopt) ------------------------ */
 
-/* This backend has no admin API: all it can tell comes from the bundle's
- * password. It still logs in: the account is unused (the room step then
- * checks its room with that session, logged out in cleanup). Refused: the
- * app has rotated it, so the account is in use. */
 static gboolean
 shared_secret_user_status (MxprovPlugin *plugin, MxprovContext *context, json_object *report,
                            GError **error)
 {
   SharedSecretUser *self = mxprov_plugin_get_data (plugin);
-  g_autoptr(MxprovSecret) token = NULL;
-  const gchar *user_id, *password;
-
-  if ((user_id = mxprov_context_lookup (context, "user.id", error)) == NULL)
-    return FALSE;
-  password = mxprov_context_get (context, "user.password");
-  if (password == NULL)
-    {
-      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
-                   "%s: the shared-secret backend has no admin API to look an account up; "
-                   "give its bundle (--bundle FILE, or --input with a batch output)", user_id);
-      return FALSE;
-    }
-  if (!mxprov_matrix_report_password_login (mxprov_context_get_http (context), user_id, password,
-                                            report, &token, error))
-    return FALSE;
-  if (token == NULL)
-    return TRUE;
-  /* that login made a device: cleanup logs it out again */
-  g_clear_pointer (&self->user_token, mxprov_secret_free);
-  self->user_token = g_strdup (token);
-  mxprov_context_take (context, "user.token", g_steal_pointer (&token), MXPROV_CONTEXT_FLAG_SECRET);
-  return TRUE;
+  return self_service_account_status (&self->account, context, "shared-secret", report, error);
 }
 
-/* revoke: rollback deactivates the account with its own password, which
- * needs the session status opened with it. */
 static gboolean
 shared_secret_user_adopt (MxprovPlugin *plugin, MxprovContext *context, GError **error)
 {
   SharedSecretUser *self = mxprov_plugin_get_data (plugin);
-  const gchar *user_id = mxprov_context_lookup (context, "user.id", error);
-
-  if (user_id == NULL)
-    return FALSE;
-  if (self->user_token == NULL)
-    {
-      g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
-                   "%s cannot deactivate itself: its bundle's password no longer logs in (the app "
-                   "has changed it); a server admin must deactivate it (Synapse: POST "
-                   "/_synapse/admin/v1/deactivate/%s, or mxprov revoke with the Synapse admin "
-                   "pipeline)", user_id, user_id);
-      return FALSE;
-    }
-  g_free (self->created_user_id);
-  self->created_user_id = g_strdup (user_id);
-  return TRUE;
+  return self_service_account_adopt (&self->account, context, error);
 }
 
 static const gchar *const requires[] = { "registration.secret", "user.localpart", NULL };
