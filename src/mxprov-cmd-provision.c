@@ -178,6 +178,9 @@ mxprov_cmd_provision (gint argc, gchar **argv)
         fprintf (stderr, " and step auth (%s) succeeded",
                  mxprov_plugin_get_name (mxprov_pipeline_get_plugin (pipeline, 0)));
       fprintf (stderr, "; nothing was created\n");
+      /* what mxprov probe would say, learnt before the auth step */
+      if (mxprov_context_get (context, "server.advice") != NULL)
+        fprintf (stderr, "mxprov: server: %s\n", mxprov_context_get (context, "server.advice"));
       fprintf (stderr, "mxprov: step config: %s\n", session->config->source);
       return EX_OK;
     }

@@ -701,6 +701,9 @@ test_check_only (Fixture *f, gconstpointer data)
   g_assert_cmpint (r->exit_code, ==, 0);
   assert_contains (r->err, "check passed");
   assert_contains (r->err, "@admin:" SERVER_NAME);
+  /* the probe's report and the pipeline used, at the end of the check */
+  assert_contains (r->err, "mxprov: server: Synapse 1.67.0: the built-in pipeline (examples/synapse.conf)");
+  assert_contains (r->err, "mxprov: step config: built-in default");
   g_assert_cmpstr (r->out, ==, "");
   assert_nothing_created (f);
   g_assert_cmpuint (test_homeserver_count_requests (f->hs, "PUT", "/*"), ==, 0);
