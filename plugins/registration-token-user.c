@@ -249,7 +249,7 @@ register_with_token (RegistrationTokenUser *self, MxprovHttp *http, const gchar 
 {
   g_autofree gchar *device_id = mxprov_matrix_new_device_id ();
   g_auto(UiaState) state = { 0 };
-  const gchar *const *flow;
+  g_auto(GStrv) flow = NULL; /* a copy: each answer's parse replaces the state */
 
   /* 1. no auth: the server's flows and a session */
   for (;;)
@@ -272,9 +272,12 @@ register_with_token (RegistrationTokenUser *self, MxprovHttp *http, const gchar 
                                     localpart);
       return NULL;
     }
-  flow = choose_flow (&state, error);
-  if (flow == NULL)
-    return NULL;
+  {
+    const gchar *const *chosen = choose_flow (&state, error);
+    if (chosen == NULL)
+      return NULL;
+    flow = g_strdupv ((gchar **) chosen);
+  }
 
   /* 2. each stage of the flow the server has not marked completed */
   for (gsize k = 0; flow[k] != NULL; k++)

@@ -693,12 +693,39 @@ perform_once (MxprovHttp *self, const gchar *method, const gchar *path, const gc
   return obj;
 }
 
+/* A query can carry a secret (the registration token validity check's
+ * ?token=): traces and errors show its names, never its values. */
+static gchar *
+mask_query (const gchar *path)
+{
+  const gchar *query = strchr (path, '?');
+  g_autoptr(GString) shown = NULL;
+  g_auto(GStrv) pairs = NULL;
+
+  if (query == NULL)
+    return g_strdup (path);
+  shown = g_string_new_len (path, query - path + 1);
+  pairs = g_strsplit (query + 1, "&", -1);
+  for (gsize i = 0; pairs[i] != NULL; i++)
+    {
+      const gchar *equals = strchr (pairs[i], '=');
+      if (i > 0)
+        g_string_append_c (shown, '&');
+      if (equals != NULL)
+        g_string_append_printf (shown, "%.*s=…", (gint) (equals - pairs[i]), pairs[i]);
+      else
+        g_string_append (shown, pairs[i]);
+    }
+  return g_string_free (g_steal_pointer (&shown), FALSE);
+}
+
 json_object *
 mxprov_http_request_full (MxprovHttp *self, const gchar *method, const gchar *path,
                           const gchar *access_token, json_object *body, MxprovHttpFlags flags,
                           guint *out_status, GError **error)
 {
   g_autofree gchar *url = NULL;
+  g_autofree gchar *shown_path = NULL;
   const gchar *payload = NULL;
   gboolean retry_safe;
   guint rate_limited = 0;
@@ -710,6 +737,9 @@ mxprov_http_request_full (MxprovHttp *self, const gchar *method, const gchar *pa
 
   retry_safe = (flags & MXPROV_HTTP_FLAG_RETRY_SAFE) || g_strcmp0 (method, "GET") == 0;
   url = g_strconcat (self->base_url, path, NULL);
+  /* from here `path` is what logs and errors show: query values masked */
+  shown_path = mask_query (path);
+  path = shown_path;
   if (body != NULL)
     payload = json_object_to_json_string_ext (body, JSON_C_TO_STRING_PLAIN
                                                     | JSON_C_TO_STRING_NOSLASHESCAPE);
