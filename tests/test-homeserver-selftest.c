@@ -2764,6 +2764,1772 @@ test_well_known (void)
 }
 
 /* ------------------------------------------------------------------------ */
+/* Flavours */
+
+#define FED_VERSION_PATH "/_matrix/federation/v1/version"
+#define CLIENT_REGISTER_PATH "/_matrix/client/v3/register"
+#define VALIDITY_PATH "/_matrix/client/v1/register/m.login.registration_token/validity"
+#define TOKENS_PATH "/_synapse/admin/v1/registration_tokens"
+
+/* admin and alice on a server of `flavour`, with no login limit */
+static TestHomeserver *
+start_flavour (TestHomeserverFlavour flavour)
+{
+  TestHomeserver *hs = test_homeserver_new ("example.test");
+  g_autoptr(GError) error = NULL;
+
+  test_homeserver_add_user (hs, "admin", "adminpw", TRUE);
+  test_homeserver_add_user (hs, "alice", "alicepw", FALSE);
+  test_homeserver_set_login_rate_limit (hs, FALSE);
+  test_homeserver_set_flavour (hs, flavour);
+  g_assert_true (test_homeserver_start (hs, &error));
+  g_assert_no_error (error);
+  return hs;
+}
+
+static void
+assert_error_text (Response *resp, long status, const gchar *errcode, const gchar *text)
+{
+  assert_error (resp, status, errcode);
+  g_assert_cmpstr (jstr (resp->json, "error"), ==, text);
+}
+
+static gboolean
+string_array_has (json_object *arr, const gchar *s)
+{
+  for (gsize i = 0; arr != NULL && i < json_object_array_length (arr); i++)
+    {
+      if (g_strcmp0 (json_object_get_string (json_object_array_get_idx (arr, i)), s) == 0)
+        return TRUE;
+    }
+  return FALSE;
+}
+
+static void
+test_flavour_names (void)
+{
+  const gchar *const *names = test_homeserver_list_flavours ();
+  const gchar *expected[] = { "synapse", "synapse-latest", "dendrite", "conduit", "continuwuity", "tuwunel" };
+  const TestHomeserverFlavour ids[] = {
+    TEST_HOMESERVER_SYNAPSE, TEST_HOMESERVER_SYNAPSE_LATEST, TEST_HOMESERVER_DENDRITE,
+    TEST_HOMESERVER_CONDUIT, TEST_HOMESERVER_CONTINUWUITY, TEST_HOMESERVER_TUWUNEL,
+  };
+  g_autoptr(TestHomeserver) hs = test_homeserver_new ("example.test");
+  g_autoptr(GError) error = NULL;
+
+  g_assert_cmpuint (g_strv_length ((gchar **) names), ==, G_N_ELEMENTS (expected));
+  for (guint i = 0; i < G_N_ELEMENTS (expected); i++)
+    {
+      g_assert_cmpstr (names[i], ==, expected[i]);
+      g_assert_nonnull (test_homeserver_describe_flavour (names[i]));
+      g_assert_true (test_homeserver_set_flavour_by_name (hs, names[i], &error));
+      g_assert_no_error (error);
+      g_assert_cmpint (test_homeserver_get_flavour (hs), ==, ids[i]);
+    }
+  g_assert_cmpstr (test_homeserver_describe_flavour ("synapse"), ==, "Synapse 1.67");
+  g_assert_cmpstr (test_homeserver_describe_flavour ("tuwunel"), ==, "Tuwunel 1.9.0");
+  g_assert_null (test_homeserver_describe_flavour ("matrix-org"));
+  g_assert_false (test_homeserver_set_flavour_by_name (hs, "conduwuit", &error));
+  g_assert_error (error, G_IO_ERROR, G_IO_ERROR_INVALID_ARGUMENT);
+  g_assert_nonnull (strstr (error->message, "synapse-latest"));
+  /* a failed choice leaves the last one */
+  g_assert_cmpint (test_homeserver_get_flavour (hs), ==, TEST_HOMESERVER_TUWUNEL);
+}
+
+/* backends-2026.md 3.3: every flavour names itself on the federation
+ * version endpoint; the brand endpoints and server_version only where
+ * they exist */
+static void
+test_flavour_versions (void)
+{
+  static const struct {
+    TestHomeserverFlavour flavour;
+    const gchar *name;
+    const gchar *version;
+    const gchar *server_version; /* /_synapse/admin/v1/server_version, or NULL: 404 */
+    const gchar *brand_path;     /* or NULL */
+    const gchar *server_header;  /* or NULL: none */
+  } cases[] = {
+    { TEST_HOMESERVER_SYNAPSE, "Synapse", "1.67.0", "1.67.0", NULL, "Synapse/1.67.0" },
+    { TEST_HOMESERVER_SYNAPSE_LATEST, "Synapse", "1.157.1", "1.157.1", NULL, "Synapse/1.157.1" },
+    { TEST_HOMESERVER_DENDRITE, "Dendrite", "0.13.7", NULL, NULL, NULL },
+    { TEST_HOMESERVER_CONDUIT, "Conduit", "0.10.12", NULL, NULL, NULL },
+    { TEST_HOMESERVER_CONTINUWUITY, "continuwuity", "26.8.0-alpha.1", NULL, "/_continuwuity/server_version", NULL },
+    { TEST_HOMESERVER_TUWUNEL, "Tuwunel", "1.9.0", "1.9.0", "/_tuwunel/server_version", NULL },
+  };
+  static const gchar *const brands[] = { "/_tuwunel/server_version", "/_continuwuity/server_version" };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(TestHomeserver) hs = start_flavour (cases[i].flavour);
+      g_autoptr(Response) fed = NULL;
+      g_autoptr(Response) admin = http (hs, "GET", "/_synapse/admin/v1/server_version", NULL, NULL);
+      g_autoptr(Response) versions = http (hs, "GET", "/_matrix/client/versions", NULL, NULL);
+
+      /* the 1.67 client listener needs the federation resource added */
+      if (cases[i].flavour == TEST_HOMESERVER_SYNAPSE)
+        {
+          g_autoptr(Response) absent = http (hs, "GET", FED_VERSION_PATH, NULL, NULL);
+          assert_error (absent, 404, "M_UNRECOGNIZED");
+          test_homeserver_set_federation_listener (hs, TRUE);
+        }
+      fed = http (hs, "GET", FED_VERSION_PATH, NULL, NULL);
+      assert_ok (fed, 200);
+      g_assert_cmpstr (jstr (jget (fed->json, "server"), "name"), ==, cases[i].name);
+      g_assert_cmpstr (jstr (jget (fed->json, "server"), "version"), ==, cases[i].version);
+      g_assert_cmpstr (fed->server, ==, cases[i].server_header);
+      /* Tuwunel also names its compiler */
+      g_assert_true ((jstr (jget (fed->json, "server"), "compiler") != NULL)
+                     == (cases[i].flavour == TEST_HOMESERVER_TUWUNEL));
+
+      if (cases[i].server_version != NULL)
+        {
+          assert_ok (admin, 200);
+          g_assert_cmpstr (jstr (admin->json, "server_version"), ==, cases[i].server_version);
+          /* python_version went in Synapse 1.94 */
+          g_assert_true (json_object_object_get_ex (admin->json, "python_version", NULL)
+                         == (cases[i].flavour == TEST_HOMESERVER_SYNAPSE));
+        }
+      else
+        assert_error (admin, 404, "M_UNRECOGNIZED");
+
+      for (guint j = 0; j < G_N_ELEMENTS (brands); j++)
+        {
+          g_autoptr(Response) brand = http (hs, "GET", brands[j], NULL, NULL);
+
+          if (g_strcmp0 (brands[j], cases[i].brand_path) == 0)
+            {
+              assert_ok (brand, 200);
+              g_assert_cmpstr (jstr (brand->json, "name"), ==, cases[i].name);
+              g_assert_cmpstr (jstr (brand->json, "version"), ==, cases[i].version);
+            }
+          else
+            assert_error (brand, 404, "M_UNRECOGNIZED");
+        }
+
+      assert_ok (versions, 200);
+      g_assert_true (string_array_has (jget (versions->json, "versions"), "v1.1"));
+      g_assert_true (string_array_has (jget (versions->json, "versions"), "v1.12")
+                     == (cases[i].flavour != TEST_HOMESERVER_SYNAPSE && cases[i].flavour != TEST_HOMESERVER_DENDRITE
+                         && cases[i].flavour != TEST_HOMESERVER_CONDUIT));
+    }
+}
+
+/* Conduit and continuwuity have no /_synapse at all; Tuwunel answers what
+ * it does not serve its own way */
+static void
+test_flavour_unserved (void)
+{
+  static const struct {
+    const gchar *method;
+    const gchar *path;
+    const gchar *body;
+  } admin_calls[] = {
+    { "GET", "/_synapse/admin/v1/register", NULL },
+    { "POST", "/_synapse/admin/v1/register", "{}" },
+    { "GET", "/_synapse/admin/v1/users/%40admin%3Aexample.test/admin", NULL },
+    { "GET", "/_synapse/admin/v2/users/%40alice%3Aexample.test", NULL },
+    { "PUT", "/_synapse/admin/v2/users/%40bob%3Aexample.test", "{\"password\":\"x\"}" },
+    { "POST", "/_synapse/admin/v1/users/%40alice%3Aexample.test/login", "{}" },
+    { "POST", "/_synapse/admin/v1/deactivate/%40alice%3Aexample.test", "{}" },
+    { "GET", TOKENS_PATH, NULL },
+    { "POST", TOKENS_PATH "/new", "{}" },
+  };
+  static const struct {
+    TestHomeserverFlavour flavour;
+    const gchar *not_found;
+  } cases[] = {
+    { TEST_HOMESERVER_CONDUIT, "Unrecognized request" },
+    { TEST_HOMESERVER_CONTINUWUITY, "not found :(" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(TestHomeserver) hs = start_flavour (cases[i].flavour);
+      g_autofree gchar *admin = login (hs, "admin", "adminpw");
+      g_autoptr(Response) password = http (hs, "POST", "/_matrix/client/v3/account/password", admin, "{}");
+
+      test_homeserver_set_registration_secret (hs, SECRET);
+      for (guint j = 0; j < G_N_ELEMENTS (admin_calls); j++)
+        {
+          g_autoptr(Response) resp = http (hs, admin_calls[j].method, admin_calls[j].path, admin, admin_calls[j].body);
+          assert_error_text (resp, 404, "M_UNRECOGNIZED", cases[i].not_found);
+        }
+      g_assert_false (test_homeserver_user_exists (hs, BOB));
+      g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 0);
+      /* account/password is modelled for Synapse only */
+      assert_error (password, 404, "M_UNRECOGNIZED");
+    }
+
+  {
+    g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_TUWUNEL);
+    g_autofree gchar *admin = login (hs, "admin", "adminpw");
+    g_autofree gchar *alice = login (hs, "alice", "alicepw");
+    g_autoptr(Response) unserved = http (hs, "GET", "/_synapse/admin/v1/users/%40alice%3Aexample.test/shadow_ban",
+                                         admin, NULL);
+    g_autoptr(Response) client = http (hs, "GET", "/_matrix/client/v3/nonsense", admin, NULL);
+    g_autoptr(Response) planned = http (hs, "PUT", "/_synapse/admin/v1/users/%40alice%3Aexample.test/admin", admin,
+                                        "{\"admin\":true}");
+    g_autoptr(Response) not_admin = http (hs, "GET", "/_synapse/admin/v2/users/%40admin%3Aexample.test", alice, NULL);
+
+    assert_error_text (unserved, 404, "M_UNRECOGNIZED", "Not Found");
+    assert_error_text (client, 404, "M_UNRECOGNIZED", "Not Found");
+    assert_error_text (planned, 405, "M_UNRECOGNIZED", "Method Not Allowed");
+    g_assert_false (test_homeserver_user_is_admin (hs, ALICE));
+    assert_error_text (not_admin, 403, "M_FORBIDDEN", "Only server administrators can use this endpoint");
+  }
+}
+
+static void
+test_flavour_well_known (void)
+{
+  static const struct {
+    TestHomeserverFlavour flavour;
+    const gchar *errcode;
+    const gchar *text;
+  } cases[] = {
+    { TEST_HOMESERVER_SYNAPSE_LATEST, "M_NOT_FOUND", ".well-known not available" },
+    { TEST_HOMESERVER_CONTINUWUITY, "M_NOT_FOUND",
+      "This server is not configured to serve well-known client information." },
+    { TEST_HOMESERVER_TUWUNEL, "M_NOT_FOUND", "Not found." },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(TestHomeserver) hs = start_flavour (cases[i].flavour);
+      g_autoptr(Response) absent = http (hs, "GET", "/.well-known/matrix/client", NULL, NULL);
+
+      assert_error_text (absent, 404, cases[i].errcode, cases[i].text);
+    }
+}
+
+/* ------------------------------------------------------------------------ */
+/* synapse-latest (backends-2026.md section 4) */
+
+#define PUT_CAROL "/_synapse/admin/v2/users/%40carol%3Aexample.test"
+#define GET_ALICE "/_synapse/admin/v2/users/%40alice%3Aexample.test"
+
+static void
+test_latest_put_user (void)
+{
+  static const struct {
+    const gchar *body;
+    const gchar *errcode;
+    const gchar *text;
+  } refused[] = {
+    { "{\"admin\":1}", "M_BAD_JSON", "Param 'admin' must be a boolean, if given" },
+    { "{\"admin\":null}", "M_BAD_JSON", "Param 'admin' must be a boolean, if given" },
+    { "{\"deactivated\":0}", "M_UNKNOWN", "'deactivated' parameter is not of type boolean" },
+    { "{\"logout_devices\":\"no\"}", "M_UNKNOWN", "'logout_devices' parameter is not of type boolean" },
+    { "{\"locked\":1}", "M_UNKNOWN", "'locked' parameter is not of type boolean" },
+    { "{\"password\":42}", "M_UNKNOWN", "Invalid password" },
+    { "{\"deactivated\":true,\"locked\":true}", "M_UNKNOWN", "An user can't be deactivated and locked" },
+  };
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_SYNAPSE_LATEST);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autoptr(Response) created = NULL;
+  g_autoptr(Response) got = NULL;
+  g_autoptr(Response) locked = NULL;
+  json_object *value;
+
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(Response) resp = http (hs, "PUT", PUT_CAROL, admin, refused[i].body);
+      assert_error_text (resp, 400, refused[i].errcode, refused[i].text);
+    }
+  g_assert_false (test_homeserver_user_exists (hs, "@carol:example.test"));
+
+  created = http (hs, "PUT", PUT_CAROL, admin, "{\"password\":\"carolpw\",\"admin\":false}");
+  assert_ok (created, 201);
+  /* booleans since 1.93, and locked since 1.91 */
+  value = jget (created->json, "admin");
+  g_assert_true (json_object_is_type (value, json_type_boolean));
+  g_assert_true (json_object_is_type (jget (created->json, "deactivated"), json_type_boolean));
+  g_assert_true (json_object_is_type (jget (created->json, "locked"), json_type_boolean));
+
+  got = http (hs, "GET", GET_ALICE, admin, NULL);
+  assert_ok (got, 200);
+  g_assert_true (json_object_is_type (jget (got->json, "admin"), json_type_boolean));
+  g_assert_false (json_object_get_boolean (jget (got->json, "admin")));
+  g_assert_true (json_object_is_type (jget (got->json, "deactivated"), json_type_boolean));
+  g_assert_false (json_object_get_boolean (jget (got->json, "locked")));
+
+  locked = http (hs, "PUT", PUT_CAROL, admin, "{\"locked\":true}");
+  assert_ok (locked, 200);
+  g_assert_true (json_object_get_boolean (jget (locked->json, "locked")));
+  g_assert_true (test_homeserver_user_is_locked (hs, "@carol:example.test"));
+}
+
+/* 1.67 keeps the integers, and refuses the non-booleans it knows */
+static void
+test_synapse_1_67_user_integers (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_SYNAPSE);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autoptr(Response) got = http (hs, "GET", GET_ALICE, admin, NULL);
+
+  g_autoptr(Response) admin_int = http (hs, "PUT", PUT_CAROL, admin, "{\"admin\":1}");
+  g_autoptr(Response) deactivated_int = http (hs, "PUT", PUT_CAROL, admin, "{\"deactivated\":0}");
+  g_autoptr(Response) logout_str = http (hs, "PUT", PUT_CAROL, admin, "{\"logout_devices\":\"no\"}");
+
+  assert_ok (got, 200);
+  g_assert_true (json_object_is_type (jget (got->json, "admin"), json_type_int));
+  g_assert_true (json_object_is_type (jget (got->json, "deactivated"), json_type_int));
+  g_assert_false (json_object_object_get_ex (got->json, "locked", NULL));
+  assert_error_text (admin_int, 400, "M_BAD_JSON", "Param 'admin' must be a boolean, if given");
+  assert_error_text (deactivated_int, 400, "M_UNKNOWN", "'deactivated' parameter is not of type boolean");
+  assert_error_text (logout_str, 400, "M_UNKNOWN", "'logout_devices' parameter is not of type boolean");
+  g_assert_false (test_homeserver_user_exists (hs, "@carol:example.test"));
+}
+
+static void
+test_latest_login_as (void)
+{
+  g_autoptr(TestHomeserver) old = start_flavour (TEST_HOMESERVER_SYNAPSE);
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_SYNAPSE_LATEST);
+  g_autofree gchar *old_admin = login (old, "admin", "adminpw");
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autoptr(Response) old_missing = http (old, "POST", "/_synapse/admin/v1/users/%40nobody%3Aexample.test/login",
+                                          old_admin, "{}");
+  g_autoptr(Response) missing = http (hs, "POST", "/_synapse/admin/v1/users/%40nobody%3Aexample.test/login",
+                                      admin, "{}");
+  g_autoptr(Response) alice = http (hs, "POST", "/_synapse/admin/v1/users/%40alice%3Aexample.test/login", admin, "{}");
+
+  /* < 1.149 hands out a useless token */
+  assert_ok (old_missing, 200);
+  assert_error_text (missing, 404, "M_NOT_FOUND", "User not found");
+  assert_ok (alice, 200);
+  /* still a puppet token without a device */
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 1);
+}
+
+static void
+test_latest_retry_after (void)
+{
+  g_autoptr(TestHomeserver) old = test_homeserver_new ("example.test");
+  g_autoptr(TestHomeserver) hs = test_homeserver_new ("example.test");
+  g_autofree gchar *body = password_body ("admin", "adminpw");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(Response) old_limited = NULL;
+  g_autoptr(Response) limited = NULL;
+
+  test_homeserver_add_user (old, "admin", "adminpw", TRUE);
+  test_homeserver_add_user (hs, "admin", "adminpw", TRUE);
+  test_homeserver_set_flavour (hs, TEST_HOMESERVER_SYNAPSE_LATEST);
+  g_assert_true (test_homeserver_start (old, &error));
+  g_assert_true (test_homeserver_start (hs, &error));
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(Response) resp = http (old, "POST", "/_matrix/client/v3/login", NULL, body);
+      assert_ok (resp, 200);
+    }
+  old_limited = http (old, "POST", "/_matrix/client/v3/login", NULL, body);
+  assert_error (old_limited, 429, "M_LIMIT_EXCEEDED");
+  g_assert_null (old_limited->retry_after);
+
+  /* 1.79+: burst 5, then one per ~333 s; 1.103+: Retry-After */
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autoptr(Response) resp = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+      assert_ok (resp, 200);
+    }
+  limited = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+  assert_error (limited, 429, "M_LIMIT_EXCEEDED");
+  g_assert_cmpint (json_object_get_int64 (jget (limited->json, "retry_after_ms")), >, 300000);
+  g_assert_cmpint (json_object_get_int64 (jget (limited->json, "retry_after_ms")), <=, 333334);
+  g_assert_nonnull (limited->retry_after);
+  g_assert_cmpint (g_ascii_strtoll (limited->retry_after, NULL, 10), ==,
+                   (json_object_get_int64 (jget (limited->json, "retry_after_ms")) + 999) / 1000);
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ADMIN), ==, 5);
+
+  /* the switch still works */
+  test_homeserver_set_login_rate_limit (hs, FALSE);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(Response) resp = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+      assert_ok (resp, 200);
+    }
+}
+
+/* the per-address limiter counts every account; the failed attempts one
+ * refuses after three wrong passwords, even the right one */
+static void
+test_latest_login_limits (void)
+{
+  g_autoptr(TestHomeserver) hs = test_homeserver_new ("example.test");
+  g_autofree gchar *wrong = password_body ("alice", "nope");
+  g_autofree gchar *right = password_body ("alice", "alicepw");
+  g_autoptr(GError) error = NULL;
+  g_autoptr(Response) refused = NULL;
+  g_autoptr(Response) address = NULL;
+
+  test_homeserver_add_user (hs, "alice", "alicepw", FALSE);
+  for (guint i = 0; i < 5; i++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("user%u", i);
+      test_homeserver_add_user (hs, name, "pw", FALSE);
+    }
+  test_homeserver_set_flavour (hs, TEST_HOMESERVER_SYNAPSE_LATEST);
+  g_assert_true (test_homeserver_start (hs, &error));
+
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autoptr(Response) resp = http (hs, "POST", "/_matrix/client/v3/login", NULL, wrong);
+      assert_error (resp, 403, "M_FORBIDDEN");
+    }
+  refused = http (hs, "POST", "/_matrix/client/v3/login", NULL, right);
+  assert_error (refused, 429, "M_LIMIT_EXCEEDED");
+  g_assert_cmpint (json_object_get_int64 (jget (refused->json, "retry_after_ms")), <=, 6000);
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 0);
+
+  /* five attempts from this address so far: the sixth is refused, whoever it is for */
+  {
+    g_autofree gchar *other = password_body ("user0", "pw");
+    g_autoptr(Response) fifth = http (hs, "POST", "/_matrix/client/v3/login", NULL, other);
+    assert_ok (fifth, 200);
+  }
+  {
+    g_autofree gchar *other = password_body ("user1", "pw");
+    address = http (hs, "POST", "/_matrix/client/v3/login", NULL, other);
+  }
+  assert_error (address, 429, "M_LIMIT_EXCEEDED");
+  g_assert_cmpint (json_object_get_int64 (jget (address->json, "retry_after_ms")), >, 300000);
+}
+
+static void
+test_latest_locked (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_SYNAPSE_LATEST);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *alice2 = login (hs, "alice", "alicepw");
+  g_autofree gchar *body = password_body ("alice", "alicepw");
+  g_autoptr(Response) lock = NULL;
+  g_autoptr(Response) whoami = NULL;
+  g_autoptr(Response) relogin = NULL;
+  g_autoptr(Response) logout = NULL;
+  g_autoptr(Response) unlocked = NULL;
+  g_autoptr(Response) details = NULL;
+
+  lock = http (hs, "PUT", "/_synapse/admin/v2/users/%40alice%3Aexample.test", admin, "{\"locked\":true}");
+  assert_ok (lock, 200);
+  g_assert_true (test_homeserver_user_is_locked (hs, ALICE));
+  details = http (hs, "GET", GET_ALICE, admin, NULL);
+  g_assert_true (json_object_get_boolean (jget (details->json, "locked")));
+
+  whoami = http (hs, "GET", "/_matrix/client/v3/account/whoami", alice, NULL);
+  assert_error_text (whoami, 401, "M_USER_LOCKED", "User account has been locked");
+  g_assert_true (json_object_get_boolean (jget (whoami->json, "soft_logout")));
+  relogin = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+  assert_error (relogin, 401, "M_USER_LOCKED");
+  /* logging out is still allowed */
+  logout = http (hs, "POST", "/_matrix/client/v3/logout", alice2, "{}");
+  assert_ok (logout, 200);
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 1);
+
+  test_homeserver_set_user_locked (hs, ALICE, FALSE);
+  unlocked = http (hs, "GET", "/_matrix/client/v3/account/whoami", alice, NULL);
+  assert_ok (unlocked, 200);
+}
+
+/* the lock is stored but has no effect on 1.67 */
+static void
+test_synapse_1_67_no_lock (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_SYNAPSE);
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autoptr(Response) whoami = NULL;
+
+  test_homeserver_set_user_locked (hs, ALICE, TRUE);
+  g_assert_true (test_homeserver_user_is_locked (hs, ALICE));
+  whoami = http (hs, "GET", "/_matrix/client/v3/account/whoami", alice, NULL);
+  assert_ok (whoami, 200);
+}
+
+static void
+test_latest_room_creation_limit (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_SYNAPSE_LATEST);
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autoptr(Response) limited = NULL;
+  g_autoptr(Response) other = NULL;
+  g_autoptr(Response) off = NULL;
+  g_autoptr(GPtrArray) rooms = NULL;
+
+  for (guint i = 0; i < 10; i++)
+    g_free (create_room (hs, alice, "{}"));
+  limited = http (hs, "POST", "/_matrix/client/v3/createRoom", alice, "{}");
+  assert_error (limited, 429, "M_LIMIT_EXCEEDED");
+  g_assert_cmpint (json_object_get_int64 (jget (limited->json, "retry_after_ms")), >, 60000);
+  g_assert_cmpint (json_object_get_int64 (jget (limited->json, "retry_after_ms")), <=, 62500);
+  g_assert_nonnull (limited->retry_after);
+  rooms = test_homeserver_list_rooms (hs);
+  g_assert_cmpuint (rooms->len, ==, 10);
+  /* per user */
+  other = http (hs, "POST", "/_matrix/client/v3/createRoom", admin, "{}");
+  assert_ok (other, 200);
+  test_homeserver_set_rate_limit (hs, TEST_RATE_LIMIT_ROOM_CREATION, FALSE);
+  off = http (hs, "POST", "/_matrix/client/v3/createRoom", alice, "{}");
+  assert_ok (off, 200);
+}
+
+static void
+test_latest_room_ids (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_SYNAPSE_LATEST);
+  g_autoptr(TestHomeserver) old = start_flavour (TEST_HOMESERVER_SYNAPSE);
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *old_alice = login (old, "alice", "alicepw");
+  g_autofree gchar *room_id = create_room (hs, alice, "{\"preset\":\"private_chat\"}");
+  g_autofree gchar *v10 = create_room (hs, alice, "{\"room_version\":\"10\"}");
+  g_autofree gchar *old_room = create_room (old, old_alice, "{}");
+  g_autofree gchar *escaped = g_uri_escape_string (room_id, NULL, FALSE);
+  g_autofree gchar *admin_path = g_strconcat ("/_synapse/admin/v1/rooms/", escaped, NULL);
+  g_autoptr(json_object) create = test_homeserver_room_get_state (hs, room_id, "m.room.create", "");
+  g_autoptr(json_object) pl = test_homeserver_room_get_state (hs, room_id, "m.room.power_levels", "");
+  g_autoptr(json_object) v10_create = test_homeserver_room_get_state (hs, v10, "m.room.create", "");
+  g_autoptr(Response) details = NULL;
+  g_autoptr(Response) deleted = NULL;
+  g_autoptr(Response) unknown_version = NULL;
+
+  /* "!" and 43 characters of URL-safe base64, no server part */
+  g_assert_cmpuint (strlen (room_id), ==, 44);
+  g_assert_true (room_id[0] == '!');
+  g_assert_null (strchr (room_id, ':'));
+  for (const gchar *p = room_id + 1; *p != '\0'; p++)
+    g_assert_true (g_ascii_isalnum (*p) || *p == '-' || *p == '_');
+  g_assert_cmpstr (jstr (create, "room_version"), ==, "12");
+  g_assert_false (json_object_object_get_ex (create, "creator", NULL));
+  /* the creator's power is infinite: not in users */
+  g_assert_false (json_object_object_get_ex (jget (pl, "users"), ALICE, NULL));
+  g_assert_cmpint (json_object_get_int (jget (jget (pl, "events"), "m.room.tombstone")), ==, 150);
+  g_assert_true (test_homeserver_room_is_joined (hs, room_id, ALICE));
+
+  g_assert_true (g_str_has_suffix (v10, ":example.test"));
+  g_assert_cmpstr (jstr (v10_create, "creator"), ==, ALICE);
+  g_assert_true (g_str_has_suffix (old_room, ":example.test"));
+
+  details = http (hs, "GET", admin_path, admin, NULL);
+  assert_ok (details, 200);
+  g_assert_cmpstr (jstr (details->json, "room_id"), ==, room_id);
+  deleted = http (hs, "DELETE", admin_path, admin, "{\"purge\":true}");
+  assert_ok (deleted, 200);
+  g_assert_false (test_homeserver_room_exists (hs, room_id));
+
+  unknown_version = http (hs, "POST", "/_matrix/client/v3/createRoom", alice, "{\"room_version\":\"13\"}");
+  assert_error (unknown_version, 400, "M_UNSUPPORTED_ROOM_VERSION");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Registration with a token (backends-2026.md section 2) */
+
+/* a /register body: username, password, the device fields, and `auth`
+ * (JSON text) when not NULL */
+static gchar *
+client_register_body (const gchar *username, const gchar *password, const gchar *auth)
+{
+  g_autoptr(GString) body = g_string_new ("{");
+
+  if (username != NULL)
+    g_string_append_printf (body, "\"username\":\"%s\",", username);
+  if (password != NULL)
+    g_string_append_printf (body, "\"password\":\"%s\",", password);
+  g_string_append (body, "\"initial_device_display_name\":\"phone\"");
+  if (auth != NULL)
+    g_string_append_printf (body, ",\"auth\":%s", auth);
+  g_string_append_c (body, '}');
+  return g_string_free (g_steal_pointer (&body), FALSE);
+}
+
+static gchar *
+token_auth (const gchar *token, const gchar *session)
+{
+  if (session == NULL)
+    return g_strdup_printf ("{\"type\":\"m.login.registration_token\",\"token\":\"%s\"}", token);
+  return g_strdup_printf ("{\"type\":\"m.login.registration_token\",\"token\":\"%s\",\"session\":\"%s\"}",
+                          token, session);
+}
+
+static gchar *
+dummy_auth (const gchar *session)
+{
+  return g_strdup_printf ("{\"type\":\"m.login.dummy\",\"session\":\"%s\"}", session);
+}
+
+/* the stages of the challenge's only flow, as a GStrv */
+static gchar **
+only_flow (Response *resp)
+{
+  json_object *flows = jget (resp->json, "flows");
+  json_object *stages;
+  GPtrArray *ret = g_ptr_array_new ();
+
+  g_assert_cmpuint (json_object_array_length (flows), ==, 1);
+  stages = jget (json_object_array_get_idx (flows, 0), "stages");
+  for (gsize i = 0; i < json_object_array_length (stages); i++)
+    g_ptr_array_add (ret, g_strdup (json_object_get_string (json_object_array_get_idx (stages, i))));
+  g_ptr_array_add (ret, NULL);
+  return (gchar **) g_ptr_array_free (ret, FALSE);
+}
+
+static void
+assert_uia (Response *resp, const gchar *errcode)
+{
+  if (resp->code != CURLE_OK || resp->status != 401)
+    g_error ("expected a 401 challenge, got curl %d HTTP %ld: %s", resp->code, resp->status, resp->body->str);
+  g_assert_nonnull (jstr (resp->json, "session"));
+  g_assert_true (json_object_is_type (jget (resp->json, "flows"), json_type_array));
+  g_assert_cmpstr (jstr (resp->json, "errcode"), ==, errcode);
+}
+
+/* The sequence all five servers accept (end of backends-2026.md 2.5): the
+ * full body without auth, to read the session and flows; the full body
+ * with the token stage and the session; if the answer lists the token as
+ * completed and the flow needs m.login.dummy as well, the full body with
+ * that. Returns the final answer. */
+static Response *
+register_with_token (TestHomeserver *hs, const gchar *username, const gchar *password, const gchar *token)
+{
+  g_autofree gchar *first_body = client_register_body (username, password, NULL);
+  g_autoptr(Response) first = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, first_body);
+  g_autofree gchar *session = NULL;
+  g_autofree gchar *auth = NULL;
+  g_autofree gchar *second_body = NULL;
+  g_auto(GStrv) stages = NULL;
+  Response *second;
+
+  assert_uia (first, NULL);
+  session = g_strdup (jstr (first->json, "session"));
+  stages = only_flow (first);
+  g_assert_true (g_strv_contains ((const gchar *const *) stages, "m.login.registration_token"));
+  auth = token_auth (token, session);
+  second_body = client_register_body (username, password, auth);
+  second = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, second_body);
+  if (second->status == 401 && string_array_has (jget (second->json, "completed"), "m.login.registration_token")
+      && g_strv_contains ((const gchar *const *) stages, "m.login.dummy"))
+    {
+      g_autofree gchar *dummy = dummy_auth (session);
+      g_autofree gchar *third_body = client_register_body (username, password, dummy);
+
+      response_free (second);
+      second = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, third_body);
+    }
+  return second;
+}
+
+/* backends-2026.md 2.2, step by step, on both Synapse flavours */
+static void
+test_register_synapse_steps (void)
+{
+  const TestHomeserverFlavour flavours[] = { TEST_HOMESERVER_SYNAPSE, TEST_HOMESERVER_SYNAPSE_LATEST };
+
+  for (guint f = 0; f < G_N_ELEMENTS (flavours); f++)
+    {
+      g_autoptr(TestHomeserver) hs = start_flavour (flavours[f]);
+      g_autofree gchar *body = client_register_body ("Carol", "carolpw", NULL);
+      g_autofree gchar *session = NULL;
+      g_autofree gchar *token = NULL;
+      g_autofree gchar *token_body = NULL;
+      g_autofree gchar *dummy = NULL;
+      g_autofree gchar *dummy_body = NULL;
+      g_autofree gchar *dn = NULL;
+      g_autofree gchar *login_body = password_body ("carol", "carolpw");
+      g_autoptr(Response) off = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+      g_autoptr(Response) step1 = NULL;
+      g_autoptr(Response) step2 = NULL;
+      g_autoptr(Response) step3 = NULL;
+      g_autoptr(Response) relogin = NULL;
+      g_auto(GStrv) stages = NULL;
+      guint pending = 99, completed = 99;
+
+      assert_error_text (off, 403, "M_FORBIDDEN", "Registration has been disabled");
+      test_homeserver_add_registration_token (hs, "tok", 0);
+
+      /* 1: no auth, the flows and a session, no "completed" yet */
+      step1 = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+      assert_uia (step1, NULL);
+      stages = only_flow (step1);
+      g_assert_cmpuint (g_strv_length (stages), ==, 2);
+      g_assert_cmpstr (stages[0], ==, "m.login.registration_token");
+      g_assert_cmpstr (stages[1], ==, "m.login.dummy");
+      g_assert_true (json_object_is_type (jget (step1->json, "params"), json_type_object));
+      g_assert_false (json_object_object_get_ex (step1->json, "completed", NULL));
+      session = g_strdup (jstr (step1->json, "session"));
+
+      /* 2: the token, pending + 1 */
+      token = token_auth ("tok", session);
+      token_body = client_register_body ("Carol", "carolpw", token);
+      step2 = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, token_body);
+      assert_uia (step2, NULL);
+      g_assert_cmpstr (jstr (step2->json, "session"), ==, session);
+      g_assert_true (string_array_has (jget (step2->json, "completed"), "m.login.registration_token"));
+      g_assert_true (test_homeserver_get_registration_token_uses (hs, "tok", &pending, &completed));
+      g_assert_cmpuint (pending, ==, 1);
+      g_assert_cmpuint (completed, ==, 0);
+      g_assert_false (test_homeserver_user_exists (hs, "@carol:example.test"));
+
+      /* 3: dummy, the account (lowercased), completed + 1, pending - 1 */
+      dummy = dummy_auth (session);
+      dummy_body = client_register_body ("Carol", "carolpw", dummy);
+      step3 = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, dummy_body);
+      assert_ok (step3, 200);
+      g_assert_cmpstr (jstr (step3->json, "user_id"), ==, "@carol:example.test");
+      g_assert_cmpstr (jstr (step3->json, "home_server"), ==, "example.test");
+      g_assert_nonnull (jstr (step3->json, "access_token"));
+      g_assert_nonnull (jstr (step3->json, "device_id"));
+      test_homeserver_get_registration_token_uses (hs, "tok", &pending, &completed);
+      g_assert_cmpuint (pending, ==, 0);
+      g_assert_cmpuint (completed, ==, 1);
+      dn = test_homeserver_get_device_display_name (hs, "@carol:example.test", jstr (step3->json, "device_id"));
+      g_assert_cmpstr (dn, ==, "phone");
+      relogin = http (hs, "POST", "/_matrix/client/v3/login", NULL, login_body);
+      assert_ok (relogin, 200);
+    }
+}
+
+static void
+test_register_synapse_errors (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_SYNAPSE);
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *taken_body = client_register_body ("alice", "pw", NULL);
+  g_autofree gchar *bad_name_body = client_register_body ("bad!name", "pw", NULL);
+  g_autofree gchar *plain = client_register_body ("dave", "davepw", NULL);
+  g_autofree gchar *session = NULL;
+  g_autofree gchar *other_session = NULL;
+  g_autoptr(Response) taken = NULL;
+  g_autoptr(Response) bad_name = NULL;
+  g_autoptr(Response) bad_password = NULL;
+  g_autoptr(Response) with_token = NULL;
+  g_autoptr(Response) start = NULL;
+  g_autoptr(Response) start2 = NULL;
+  guint pending = 99, completed = 99;
+
+  test_homeserver_add_registration_token (hs, "once", 1);
+  test_homeserver_add_registration_token (hs, "free", 0);
+
+  /* before any UIA: no token is spent on these */
+  taken = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, taken_body);
+  assert_error_text (taken, 400, "M_USER_IN_USE", "User ID already taken.");
+  bad_name = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, bad_name_body);
+  assert_error (bad_name, 400, "M_INVALID_USERNAME");
+  bad_password = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, "{\"username\":\"dave\",\"password\":42}");
+  assert_error_text (bad_password, 400, "M_UNKNOWN", "Invalid password");
+  with_token = http (hs, "POST", CLIENT_REGISTER_PATH, alice, plain);
+  assert_error (with_token, 400, "M_UNKNOWN");
+
+  start = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, plain);
+  assert_uia (start, NULL);
+  session = g_strdup (jstr (start->json, "session"));
+
+  /* stage failures are the challenge again, with the error */
+  {
+    static const struct {
+      const gchar *token_member; /* the auth dict's "token" member, or "" */
+      const gchar *errcode;
+      const gchar *error;
+    } failures[] = {
+      { "\"token\":\"nope\",", "M_UNAUTHORIZED", "Invalid registration token" },
+      { "", "M_MISSING_PARAM", "Missing registration token" },
+      { "\"token\":5,", "M_INVALID_PARAM", "Registration token must be a string" },
+    };
+
+    for (guint i = 0; i < G_N_ELEMENTS (failures); i++)
+      {
+        g_autofree gchar *auth = g_strdup_printf ("{\"type\":\"m.login.registration_token\",%s\"session\":\"%s\"}",
+                                                  failures[i].token_member, session);
+        g_autofree gchar *body = client_register_body ("dave", "davepw", auth);
+        g_autoptr(Response) resp = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+
+        assert_uia (resp, failures[i].errcode);
+        g_assert_cmpstr (jstr (resp->json, "error"), ==, failures[i].error);
+      }
+  }
+  /* the token stage reads its session from the auth dict */
+  {
+    g_autofree gchar *auth = token_auth ("free", NULL);
+    g_autofree gchar *body = client_register_body ("dave", "davepw", auth);
+    g_autoptr(Response) resp = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+
+    assert_uia (resp, "M_MISSING_PARAM");
+    g_assert_cmpstr (jstr (resp->json, "error"), ==, "Missing UIA session");
+  }
+  /* an unknown session */
+  {
+    g_autofree gchar *auth = token_auth ("free", "nosuchsession");
+    g_autofree gchar *body = client_register_body ("dave", "davepw", auth);
+    g_autoptr(Response) resp = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+
+    assert_error_text (resp, 400, "M_UNKNOWN", "Unknown session ID: nosuchsession");
+  }
+  /* the one use of "once" is pending in this session... */
+  {
+    g_autofree gchar *auth = token_auth ("once", session);
+    g_autofree gchar *body = client_register_body ("dave", "davepw", auth);
+    g_autoptr(Response) resp = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+
+    assert_uia (resp, NULL);
+    test_homeserver_get_registration_token_uses (hs, "once", &pending, &completed);
+    g_assert_cmpuint (pending, ==, 1);
+  }
+  /* ...so another session cannot have it, and this one cannot change it */
+  {
+    g_autofree gchar *auth = NULL;
+    g_autofree gchar *body = NULL;
+    g_autofree gchar *changed_auth = token_auth ("free", session);
+    g_autofree gchar *changed_body = client_register_body ("dave", "davepw", changed_auth);
+    g_autoptr(Response) resp = NULL;
+    g_autoptr(Response) changed = NULL;
+
+    start2 = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, plain);
+    other_session = g_strdup (jstr (start2->json, "session"));
+    auth = token_auth ("once", other_session);
+    body = client_register_body ("dave", "davepw", auth);
+    resp = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+    assert_uia (resp, "M_UNAUTHORIZED");
+    changed = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, changed_body);
+    assert_uia (changed, "M_INVALID_PARAM");
+    g_assert_cmpstr (jstr (changed->json, "error"), ==, "Registration token has changed");
+  }
+  /* the session expires: its pending use comes back */
+  g_assert_cmpuint (test_homeserver_count_uia_sessions (hs), >, 0);
+  test_homeserver_expire_uia_sessions (hs);
+  g_assert_cmpuint (test_homeserver_count_uia_sessions (hs), ==, 0);
+  test_homeserver_get_registration_token_uses (hs, "once", &pending, &completed);
+  g_assert_cmpuint (pending, ==, 0);
+  g_assert_cmpuint (completed, ==, 0);
+
+  /* uses_allowed 0 is unlimited: several accounts on "free" */
+  for (guint i = 0; i < 2; i++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("free%u", i);
+      g_autoptr(Response) done = register_with_token (hs, name, "pw", "free");
+      assert_ok (done, 200);
+    }
+  test_homeserver_get_registration_token_uses (hs, "free", &pending, &completed);
+  g_assert_cmpuint (completed, ==, 2);
+}
+
+/* inhibit_login, device_id, the password kept in the session, and the
+ * account built from the session's parameters */
+static void
+test_register_synapse_details (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_SYNAPSE);
+  g_autoptr(Response) start = NULL;
+  g_autoptr(Response) token_step = NULL;
+  g_autoptr(Response) done = NULL;
+  g_autoptr(Response) again = NULL;
+  g_autofree gchar *session = NULL;
+  g_autofree gchar *body = NULL;
+  g_autofree gchar *auth = NULL;
+  g_autofree gchar *dummy = NULL;
+  g_autofree gchar *final = NULL;
+  g_autofree gchar *pw = NULL;
+
+  test_homeserver_add_registration_token (hs, "tok", 0);
+  start = http (hs, "POST", CLIENT_REGISTER_PATH, NULL,
+                "{\"username\":\"erin\",\"password\":\"erinpw\",\"device_id\":\"ERINDEV\",\"inhibit_login\":true}");
+  assert_uia (start, NULL);
+  session = g_strdup (jstr (start->json, "session"));
+  auth = token_auth ("tok", session);
+  body = g_strdup_printf ("{\"auth\":%s}", auth);
+  token_step = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+  assert_uia (token_step, NULL);
+  /* only auth: the stored parameters and password are used */
+  dummy = dummy_auth (session);
+  final = g_strdup_printf ("{\"auth\":%s}", dummy);
+  done = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, final);
+  assert_ok (done, 200);
+  g_assert_cmpstr (jstr (done->json, "user_id"), ==, "@erin:example.test");
+  g_assert_cmpstr (jstr (done->json, "home_server"), ==, "example.test");
+  g_assert_false (json_object_object_get_ex (done->json, "access_token", NULL));
+  g_assert_false (json_object_object_get_ex (done->json, "device_id", NULL));
+  g_assert_cmpuint (test_homeserver_count_devices (hs, "@erin:example.test"), ==, 0);
+  pw = test_homeserver_get_user_password (hs, "@erin:example.test");
+  g_assert_cmpstr (pw, ==, "erinpw");
+
+  /* a session that registered already answers for the same account */
+  again = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, final);
+  assert_ok (again, 200);
+  g_assert_cmpstr (jstr (again->json, "user_id"), ==, "@erin:example.test");
+  g_assert_cmpuint (test_homeserver_count_users (hs), ==, 3);
+
+  /* device_id names the device */
+  {
+    g_autoptr(Response) open_start = NULL;
+    g_autoptr(Response) open_done = NULL;
+    g_autofree gchar *open_session = NULL;
+    g_autofree gchar *open_dummy = NULL;
+    g_autofree gchar *open_body = NULL;
+
+    test_homeserver_set_registration (hs, TEST_REGISTRATION_OPEN);
+    open_start = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, "{\"username\":\"frank\",\"password\":\"pw\"}");
+    assert_uia (open_start, NULL);
+    {
+      g_auto(GStrv) stages = only_flow (open_start);
+      g_assert_cmpuint (g_strv_length (stages), ==, 1);
+      g_assert_cmpstr (stages[0], ==, "m.login.dummy");
+    }
+    open_session = g_strdup (jstr (open_start->json, "session"));
+    open_dummy = dummy_auth (open_session);
+    open_body = g_strdup_printf ("{\"username\":\"frank\",\"password\":\"pw\",\"device_id\":\"FRANKDEV\",\"auth\":%s}",
+                                 open_dummy);
+    open_done = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, open_body);
+    assert_ok (open_done, 200);
+    g_assert_cmpstr (jstr (open_done->json, "device_id"), ==, "FRANKDEV");
+  }
+}
+
+/* rc_registration: burst 3 per address, checked on every POST and spent
+ * by each account made */
+static void
+test_register_synapse_rate_limit (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_SYNAPSE_LATEST);
+  g_autoptr(Response) limited = NULL;
+
+  test_homeserver_add_registration_token (hs, "tok", 0);
+  for (guint i = 0; i < 3; i++)
+    {
+      g_autofree gchar *name = g_strdup_printf ("user%u", i);
+      g_autoptr(Response) done = register_with_token (hs, name, "pw", "tok");
+      assert_ok (done, 200);
+    }
+  /* even the first step of a new registration is refused now */
+  limited = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, "{\"username\":\"user3\",\"password\":\"pw\"}");
+  assert_error (limited, 429, "M_LIMIT_EXCEEDED");
+  g_assert_cmpint (json_object_get_int64 (jget (limited->json, "retry_after_ms")), >, 0);
+  g_assert_cmpint (json_object_get_int64 (jget (limited->json, "retry_after_ms")), <=, 5882);
+  g_assert_nonnull (limited->retry_after);
+  test_homeserver_set_rate_limit (hs, TEST_RATE_LIMIT_REGISTRATION, FALSE);
+  {
+    g_autoptr(Response) done = register_with_token (hs, "user3", "pw", "tok");
+    assert_ok (done, 200);
+  }
+}
+
+/* backends-2026.md 2.5, server by server */
+static void
+test_register_conduit_family (void)
+{
+  static const struct {
+    TestHomeserverFlavour flavour;
+    const gchar *off_text;
+    const gchar *bad_token_text;
+    guint unknown_session_status;
+    const gchar *unknown_session_errcode;
+    const gchar *unknown_session_text;
+    gboolean name_after_uia;
+    guint completed_per_use; /* the token's counter after one account */
+    const gchar *displayname;
+  } cases[] = {
+    { TEST_HOMESERVER_CONDUIT, "Registration has been disabled.", "Invalid registration token.", 403, "M_FORBIDDEN",
+      "UIAA session does not exist.", FALSE, 0, "grace \xe2\x9a\xa1\xef\xb8\x8f" },
+    { TEST_HOMESERVER_TUWUNEL, "Registration has been disabled.", "Invalid registration token.", 403, "M_FORBIDDEN",
+      "UIAA session does not exist.", FALSE, 1, "grace \xf0\x9f\x92\x95" },
+    { TEST_HOMESERVER_CONTINUWUITY, "This server is not accepting registrations at this time.",
+      "Invalid registration token", 400, "M_INVALID_PARAM", "Invalid session", TRUE, 1,
+      "grace \xf0\x9f\x8f\xb3\xef\xb8\x8f\xe2\x80\x8d\xe2\x9a\xa7\xef\xb8\x8f" },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(TestHomeserver) hs = start_flavour (cases[i].flavour);
+      g_autofree gchar *plain = client_register_body ("grace", "gracepw", NULL);
+      g_autofree gchar *taken_plain = client_register_body ("alice", "pw", NULL);
+      g_autofree gchar *session = NULL;
+      g_autofree gchar *dn = NULL;
+      g_autoptr(Response) off = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, plain);
+      g_autoptr(Response) start = NULL;
+      g_autoptr(Response) done = NULL;
+      g_auto(GStrv) stages = NULL;
+      guint pending = 99, completed = 99;
+
+      assert_error_text (off, 403, "M_FORBIDDEN", cases[i].off_text);
+      test_homeserver_add_registration_token (hs, "tok", 0);
+
+      start = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, plain);
+      assert_uia (start, NULL);
+      stages = only_flow (start);
+      g_assert_cmpuint (g_strv_length (stages), ==, 1);
+      g_assert_cmpstr (stages[0], ==, "m.login.registration_token");
+      session = g_strdup (jstr (start->json, "session"));
+
+      /* a bad token: 401 with the error, flattened */
+      {
+        g_autofree gchar *auth = token_auth ("nope", session);
+        g_autofree gchar *body = client_register_body ("grace", "gracepw", auth);
+        g_autoptr(Response) resp = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+
+        assert_uia (resp, "M_FORBIDDEN");
+        g_assert_cmpstr (jstr (resp->json, "error"), ==, cases[i].bad_token_text);
+      }
+      /* a session nobody knows */
+      {
+        g_autofree gchar *auth = token_auth ("tok", "nosuchsession");
+        g_autofree gchar *body = client_register_body ("grace", "gracepw", auth);
+        g_autoptr(Response) resp = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+
+        assert_error_text (resp, cases[i].unknown_session_status, cases[i].unknown_session_errcode,
+                           cases[i].unknown_session_text);
+      }
+      /* a stage no flow lists: continuwuity refuses it, the others take it
+       * and complete nothing */
+      {
+        g_autofree gchar *auth = dummy_auth (session);
+        g_autofree gchar *body = client_register_body ("grace", "gracepw", auth);
+        g_autoptr(Response) resp = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+
+        if (cases[i].flavour == TEST_HOMESERVER_CONTINUWUITY)
+          assert_error_text (resp, 400, "M_INVALID_PARAM", "No flows include the supplied stage");
+        else
+          {
+            assert_uia (resp, NULL);
+            g_assert_true (string_array_has (jget (resp->json, "completed"), "m.login.dummy"));
+          }
+      }
+      /* a taken name: before UIA (nothing spent), or on continuwuity after
+       * the token use was counted */
+      {
+        g_autofree gchar *auth = token_auth ("tok", NULL);
+        g_autofree gchar *body = client_register_body ("alice", "pw", auth);
+        g_autoptr(Response) resp = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+        g_autoptr(Response) plain_taken = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, taken_plain);
+
+        assert_error_text (resp, 400, "M_USER_IN_USE",
+                           cases[i].name_after_uia ? "Username is not available." : "User ID is not available.");
+        test_homeserver_get_registration_token_uses (hs, "tok", &pending, &completed);
+        g_assert_cmpuint (completed, ==, cases[i].name_after_uia ? 1 : 0);
+        if (cases[i].name_after_uia)
+          assert_uia (plain_taken, NULL);
+        else
+          assert_error (plain_taken, 400, "M_USER_IN_USE");
+      }
+      if (cases[i].name_after_uia)
+        {
+          /* continuwuity: uppercase is not lowercased, so refused */
+          g_autofree gchar *auth = token_auth ("tok", NULL);
+          g_autofree gchar *body = client_register_body ("Grace", "gracepw", auth);
+          g_autoptr(Response) resp = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+
+          assert_error (resp, 400, "M_INVALID_USERNAME");
+          test_homeserver_add_registration_token (hs, "tok", 0); /* counters back to 0 */
+        }
+
+      /* the account is built from the final request's body */
+      {
+        g_autofree gchar *auth = token_auth ("tok", session);
+        g_autofree gchar *body = client_register_body ("grace", "gracepw", auth);
+
+        done = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+      }
+      assert_ok (done, 200);
+      g_assert_cmpstr (jstr (done->json, "user_id"), ==, "@grace:example.test");
+      g_assert_false (json_object_object_get_ex (done->json, "home_server", NULL));
+      g_assert_nonnull (jstr (done->json, "access_token"));
+      dn = test_homeserver_get_user_displayname (hs, "@grace:example.test");
+      g_assert_cmpstr (dn, ==, cases[i].displayname);
+      test_homeserver_get_registration_token_uses (hs, "tok", &pending, &completed);
+      g_assert_cmpuint (pending, ==, 0);
+      g_assert_cmpuint (completed, ==, cases[i].completed_per_use);
+      /* the session is gone once complete */
+      {
+        g_autofree gchar *auth = token_auth ("tok", session);
+        g_autofree gchar *body = client_register_body ("heidi", "pw", auth);
+        g_autoptr(Response) resp = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, body);
+
+        assert_error (resp, cases[i].unknown_session_status, cases[i].unknown_session_errcode);
+      }
+    }
+}
+
+/* continuwuity: no token, no flow, no registration; Conduit and Tuwunel
+ * fall back to [[m.login.dummy]] */
+static void
+test_register_conduit_family_flows (void)
+{
+  static const TestHomeserverFlavour flavours[] = {
+    TEST_HOMESERVER_CONDUIT, TEST_HOMESERVER_TUWUNEL, TEST_HOMESERVER_CONTINUWUITY,
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (flavours); i++)
+    {
+      g_autoptr(TestHomeserver) hs = start_flavour (flavours[i]);
+      g_autofree gchar *plain = client_register_body ("ivan", "ivanpw", NULL);
+      g_autoptr(Response) resp = NULL;
+
+      test_homeserver_set_registration (hs, TEST_REGISTRATION_TOKEN);
+      resp = http (hs, "POST", CLIENT_REGISTER_PATH, NULL, plain);
+      if (flavours[i] == TEST_HOMESERVER_CONTINUWUITY)
+        assert_error_text (resp, 403, "M_FORBIDDEN", "This server is not accepting registrations at this time.");
+      else
+        {
+          g_auto(GStrv) stages = NULL;
+
+          assert_uia (resp, NULL);
+          stages = only_flow (resp);
+          g_assert_cmpstr (stages[0], ==, "m.login.dummy");
+        }
+    }
+}
+
+/* Tuwunel deletes a token it used up; a cap of 0 is spent at once there */
+static void
+test_register_tuwunel_token_use (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_TUWUNEL);
+  g_autoptr(Response) first = NULL;
+  g_autoptr(Response) second = NULL;
+  guint completed = 99;
+
+  test_homeserver_add_registration_token (hs, "twice", 2);
+  first = register_with_token (hs, "judy", "pw", "twice");
+  assert_ok (first, 200);
+  g_assert_true (test_homeserver_get_registration_token_uses (hs, "twice", NULL, &completed));
+  g_assert_cmpuint (completed, ==, 1);
+  second = register_with_token (hs, "kim", "pw", "twice");
+  assert_ok (second, 200);
+  g_assert_false (test_homeserver_get_registration_token_uses (hs, "twice", NULL, NULL));
+}
+
+/* the sequence of the end of 2.5, on each of the five servers */
+static void
+test_register_all_servers (void)
+{
+  static const TestHomeserverFlavour flavours[] = {
+    TEST_HOMESERVER_SYNAPSE, TEST_HOMESERVER_SYNAPSE_LATEST, TEST_HOMESERVER_CONDUIT,
+    TEST_HOMESERVER_CONTINUWUITY, TEST_HOMESERVER_TUWUNEL,
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (flavours); i++)
+    {
+      g_autoptr(TestHomeserver) hs = start_flavour (flavours[i]);
+      g_autofree gchar *body = password_body ("mallory", "mallorypw");
+      g_autoptr(Response) done = NULL;
+      g_autoptr(Response) relogin = NULL;
+
+      test_homeserver_add_registration_token (hs, "s3cr3t-token", 1);
+      done = register_with_token (hs, "mallory", "mallorypw", "s3cr3t-token");
+      assert_ok (done, 200);
+      g_assert_cmpstr (jstr (done->json, "user_id"), ==, "@mallory:example.test");
+      g_assert_true (test_homeserver_user_exists (hs, "@mallory:example.test"));
+      g_assert_cmpuint (test_homeserver_count_devices (hs, "@mallory:example.test"), ==, 1);
+      relogin = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+      assert_ok (relogin, 200);
+    }
+}
+
+/* GET /_matrix/client/v1/register/m.login.registration_token/validity */
+static void
+test_token_validity (void)
+{
+  {
+    g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_SYNAPSE);
+    g_autoptr(Response) off = http (hs, "GET", VALIDITY_PATH "?token=tok", NULL, NULL);
+    g_autoptr(Response) valid = NULL;
+    g_autoptr(Response) invalid = NULL;
+    g_autoptr(Response) missing = NULL;
+    g_autoptr(Response) limited = NULL;
+
+    assert_error_text (off, 403, "M_FORBIDDEN", "Registration has been disabled");
+    test_homeserver_add_registration_token (hs, "tok", 1);
+    valid = http (hs, "GET", VALIDITY_PATH "?token=tok", NULL, NULL);
+    assert_ok (valid, 200);
+    g_assert_true (json_object_get_boolean (jget (valid->json, "valid")));
+    invalid = http (hs, "GET", VALIDITY_PATH "?token=nope", NULL, NULL);
+    assert_ok (invalid, 200);
+    g_assert_false (json_object_get_boolean (jget (invalid->json, "valid")));
+    missing = http (hs, "GET", VALIDITY_PATH, NULL, NULL);
+    assert_error (missing, 400, "M_MISSING_PARAM");
+    /* rc_registration_token_validity: burst 5, and every check counts,
+     * the refused ones too */
+    {
+      g_autoptr(Response) fifth = http (hs, "GET", VALIDITY_PATH "?token=tok", NULL, NULL);
+      assert_ok (fifth, 200);
+    }
+    limited = http (hs, "GET", VALIDITY_PATH "?token=tok", NULL, NULL);
+    assert_error (limited, 429, "M_LIMIT_EXCEEDED");
+  }
+  {
+    g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_TUWUNEL);
+    g_autoptr(Response) none = http (hs, "GET", VALIDITY_PATH "?token=tok", NULL, NULL);
+    g_autoptr(Response) valid = NULL;
+
+    assert_error_text (none, 403, "M_FORBIDDEN", "Server does not allow token registration");
+    test_homeserver_add_registration_token (hs, "tok", 0);
+    for (guint i = 0; i < 7; i++)
+      {
+        g_autoptr(Response) resp = http (hs, "GET", VALIDITY_PATH "?token=tok", NULL, NULL);
+        assert_ok (resp, 200);
+      }
+    valid = http (hs, "GET", VALIDITY_PATH "?token=tok", NULL, NULL);
+    g_assert_true (json_object_get_boolean (jget (valid->json, "valid")));
+  }
+  {
+    g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_CONTINUWUITY);
+    g_autoptr(Response) none = http (hs, "GET", VALIDITY_PATH "?token=tok", NULL, NULL);
+    g_autoptr(Response) valid = NULL;
+
+    assert_ok (none, 200);
+    g_assert_false (json_object_get_boolean (jget (none->json, "valid")));
+    test_homeserver_add_registration_token (hs, "tok", 0);
+    valid = http (hs, "GET", VALIDITY_PATH "?token=tok", NULL, NULL);
+    g_assert_true (json_object_get_boolean (jget (valid->json, "valid")));
+  }
+  {
+    const TestHomeserverFlavour absent[] = { TEST_HOMESERVER_CONDUIT, TEST_HOMESERVER_DENDRITE };
+
+    for (guint i = 0; i < G_N_ELEMENTS (absent); i++)
+      {
+        g_autoptr(TestHomeserver) hs = start_flavour (absent[i]);
+        g_autoptr(Response) resp = NULL;
+
+        test_homeserver_add_registration_token (hs, "tok", 0);
+        resp = http (hs, "GET", VALIDITY_PATH "?token=tok", NULL, NULL);
+        assert_error (resp, 404, "M_UNRECOGNIZED");
+      }
+  }
+}
+
+/* GET /_matrix/client/v3/register/available */
+static void
+test_register_available (void)
+{
+  static const struct {
+    TestHomeserverFlavour flavour;
+    const gchar *taken_text;
+    gboolean upper_ok; /* Tuwunel and Conduit lowercase the name */
+  } cases[] = {
+    { TEST_HOMESERVER_SYNAPSE, "User ID already taken.", FALSE },
+    { TEST_HOMESERVER_SYNAPSE_LATEST, "User ID already taken.", FALSE },
+    { TEST_HOMESERVER_CONDUIT, "User ID is not available.", TRUE },
+    { TEST_HOMESERVER_TUWUNEL, "User ID is not available.", TRUE },
+    { TEST_HOMESERVER_CONTINUWUITY, "Username is not available.", FALSE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(TestHomeserver) hs = start_flavour (cases[i].flavour);
+      g_autoptr(Response) free_name = NULL;
+      g_autoptr(Response) taken = NULL;
+      g_autoptr(Response) bad = NULL;
+      g_autoptr(Response) upper = NULL;
+
+      test_homeserver_add_registration_token (hs, "tok", 0);
+      free_name = http (hs, "GET", "/_matrix/client/v3/register/available?username=newbie", NULL, NULL);
+      assert_ok (free_name, 200);
+      g_assert_true (json_object_get_boolean (jget (free_name->json, "available")));
+      taken = http (hs, "GET", "/_matrix/client/v3/register/available?username=alice", NULL, NULL);
+      assert_error_text (taken, 400, "M_USER_IN_USE", cases[i].taken_text);
+      bad = http (hs, "GET", "/_matrix/client/v3/register/available?username=bad%21name", NULL, NULL);
+      assert_error (bad, 400, "M_INVALID_USERNAME");
+      upper = http (hs, "GET", "/_matrix/client/v3/register/available?username=Newbie", NULL, NULL);
+      if (cases[i].upper_ok)
+        assert_ok (upper, 200);
+      else
+        assert_error (upper, 400, "M_INVALID_USERNAME");
+    }
+  {
+    g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_SYNAPSE);
+    g_autoptr(Response) off = http (hs, "GET", "/_matrix/client/v3/register/available?username=newbie", NULL, NULL);
+
+    assert_error_text (off, 403, "M_FORBIDDEN", "Registration has been disabled");
+  }
+}
+
+/* the Synapse token admin API (backends-2026.md 2.4) */
+static void
+test_admin_tokens_synapse (void)
+{
+  static const struct {
+    const gchar *body;
+    const gchar *error;
+  } refused[] = {
+    { "{\"token\":5}", "token must be a string" },
+    { "{\"token\":\"\"}", "token must not be empty and must not be longer than 64 characters" },
+    { "{\"token\":\"a b\"}", "token must consist only of characters matched by the regex [A-Za-z0-9-_]" },
+    { "{\"length\":0}", "length must be greater than zero and not greater than 64" },
+    { "{\"length\":65}", "length must be greater than zero and not greater than 64" },
+    { "{\"length\":\"8\"}", "length must be an integer" },
+    { "{\"uses_allowed\":-1}", "uses_allowed must be a non-negative integer or null" },
+    { "{\"expiry_time\":1000}", "expiry_time must not be in the past" },
+    { "{\"expiry_time\":\"soon\"}", "expiry_time must be an integer or null" },
+  };
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_SYNAPSE_LATEST);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *future = g_strdup_printf ("{\"token\":\"later.x~y_z-1\",\"expiry_time\":%" G_GINT64_FORMAT "}",
+                                              g_get_real_time () / 1000 + 3600000);
+  g_autoptr(Response) created = http (hs, "POST", TOKENS_PATH "/new", admin, "{\"token\":\"abc\",\"uses_allowed\":3}");
+  g_autoptr(Response) generated = http (hs, "POST", TOKENS_PATH "/new", admin, "{\"length\":20}");
+  g_autoptr(Response) zero = http (hs, "POST", TOKENS_PATH "/new", admin, "{\"token\":\"zero\",\"uses_allowed\":0}");
+  g_autoptr(Response) later = http (hs, "POST", TOKENS_PATH "/new", admin, future);
+  g_autoptr(Response) duplicate = http (hs, "POST", TOKENS_PATH "/new", admin, "{\"token\":\"abc\"}");
+  g_autoptr(Response) not_admin = http (hs, "POST", TOKENS_PATH "/new", alice, "{}");
+  g_autoptr(Response) all = NULL;
+  g_autoptr(Response) valid = NULL;
+  g_autoptr(Response) invalid = NULL;
+  g_autoptr(Response) bad_valid = NULL;
+  g_autoptr(Response) got = NULL;
+  g_autoptr(Response) missing = NULL;
+  g_autoptr(Response) updated = NULL;
+  g_autoptr(Response) cleared = NULL;
+  g_autoptr(Response) deleted = NULL;
+  g_autoptr(Response) deleted_again = NULL;
+
+  /* 200, not 201 */
+  assert_ok (created, 200);
+  g_assert_cmpstr (jstr (created->json, "token"), ==, "abc");
+  g_assert_cmpint (json_object_get_int (jget (created->json, "uses_allowed")), ==, 3);
+  g_assert_cmpint (json_object_get_int (jget (created->json, "pending")), ==, 0);
+  g_assert_cmpint (json_object_get_int (jget (created->json, "completed")), ==, 0);
+  g_assert_true (json_object_object_get_ex (created->json, "expiry_time", NULL));
+  g_assert_null (jget (created->json, "expiry_time"));
+  assert_ok (generated, 200);
+  g_assert_cmpuint (strlen (jstr (generated->json, "token")), ==, 20);
+  g_assert_null (jget (generated->json, "uses_allowed"));
+  assert_ok (zero, 200);
+  assert_ok (later, 200);
+  assert_error_text (duplicate, 400, "M_INVALID_PARAM", "Token already exists: abc");
+  assert_error (not_admin, 403, "M_FORBIDDEN");
+  for (guint i = 0; i < G_N_ELEMENTS (refused); i++)
+    {
+      g_autoptr(Response) resp = http (hs, "POST", TOKENS_PATH "/new", admin, refused[i].body);
+      assert_error_text (resp, 400, "M_INVALID_PARAM", refused[i].error);
+    }
+
+  all = http (hs, "GET", TOKENS_PATH, admin, NULL);
+  assert_ok (all, 200);
+  g_assert_cmpuint (json_object_array_length (jget (all->json, "registration_tokens")), ==, 4);
+  /* uses_allowed 0 is unlimited for registration, yet listed as invalid */
+  valid = http (hs, "GET", TOKENS_PATH "?valid=true", admin, NULL);
+  assert_ok (valid, 200);
+  g_assert_cmpuint (json_object_array_length (jget (valid->json, "registration_tokens")), ==, 3);
+  invalid = http (hs, "GET", TOKENS_PATH "?valid=false", admin, NULL);
+  assert_ok (invalid, 200);
+  g_assert_cmpuint (json_object_array_length (jget (invalid->json, "registration_tokens")), ==, 1);
+  g_assert_cmpstr (jstr (json_object_array_get_idx (jget (invalid->json, "registration_tokens"), 0), "token"), ==,
+                   "zero");
+  bad_valid = http (hs, "GET", TOKENS_PATH "?valid=maybe", admin, NULL);
+  assert_error (bad_valid, 400, "M_INVALID_PARAM");
+  /* the admin API does not switch registration on */
+  test_homeserver_set_registration (hs, TEST_REGISTRATION_TOKEN);
+  {
+    g_autoptr(Response) done = register_with_token (hs, "nina", "pw", "zero");
+    assert_ok (done, 200);
+  }
+
+  got = http (hs, "GET", TOKENS_PATH "/abc", admin, NULL);
+  assert_ok (got, 200);
+  g_assert_cmpstr (jstr (got->json, "token"), ==, "abc");
+  missing = http (hs, "GET", TOKENS_PATH "/nope", admin, NULL);
+  assert_error_text (missing, 404, "M_NOT_FOUND", "No such registration token: nope");
+  updated = http (hs, "PUT", TOKENS_PATH "/abc", admin, "{\"uses_allowed\":1}");
+  assert_ok (updated, 200);
+  g_assert_cmpint (json_object_get_int (jget (updated->json, "uses_allowed")), ==, 1);
+  cleared = http (hs, "PUT", TOKENS_PATH "/abc", admin, "{\"uses_allowed\":null}");
+  assert_ok (cleared, 200);
+  g_assert_null (jget (cleared->json, "uses_allowed"));
+  deleted = http (hs, "DELETE", TOKENS_PATH "/abc", admin, NULL);
+  assert_ok (deleted, 200);
+  g_assert_cmpint (json_object_object_length (deleted->json), ==, 0);
+  deleted_again = http (hs, "DELETE", TOKENS_PATH "/abc", admin, NULL);
+  assert_error (deleted_again, 404, "M_NOT_FOUND");
+  g_assert_false (test_homeserver_get_registration_token_uses (hs, "abc", NULL, NULL));
+}
+
+/* Tuwunel 1.9's take on the same five routes */
+static void
+test_admin_tokens_tuwunel (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_TUWUNEL);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autoptr(Response) created = http (hs, "POST", TOKENS_PATH "/new", admin, "{\"token\":\"t1\",\"uses_allowed\":1}");
+  g_autoptr(Response) duplicate = http (hs, "POST", TOKENS_PATH "/new", admin, "{\"token\":\"t1\"}");
+  g_autoptr(Response) bad_type = http (hs, "POST", TOKENS_PATH "/new", admin, "{\"uses_allowed\":\"1\"}");
+  g_autoptr(Response) not_admin = http (hs, "GET", TOKENS_PATH, alice, NULL);
+  g_autoptr(Response) invalid = http (hs, "GET", TOKENS_PATH "?valid=false", admin, NULL);
+  g_autoptr(Response) done = NULL;
+  g_autoptr(Response) gone = NULL;
+
+  assert_ok (created, 200);
+  g_assert_cmpint (json_object_get_int (jget (created->json, "pending")), ==, 0);
+  assert_error (duplicate, 400, "M_INVALID_PARAM");
+  assert_error (bad_type, 400, "M_BAD_JSON");
+  assert_error_text (not_admin, 403, "M_FORBIDDEN", "Only server administrators can use this endpoint");
+  assert_ok (invalid, 200);
+  g_assert_cmpuint (json_object_array_length (jget (invalid->json, "registration_tokens")), ==, 0);
+
+  test_homeserver_set_registration (hs, TEST_REGISTRATION_TOKEN);
+  done = register_with_token (hs, "oscar", "pw", "t1");
+  assert_ok (done, 200);
+  /* used up, so deleted */
+  gone = http (hs, "GET", TOKENS_PATH "/t1", admin, NULL);
+  assert_error (gone, 404, "M_NOT_FOUND");
+}
+
+/* ------------------------------------------------------------------------ */
+/* Self-deactivation on the Conduit family */
+
+static void
+test_self_deactivate_conduit_family (void)
+{
+  static const struct {
+    TestHomeserverFlavour flavour;
+    const gchar *result;
+    const gchar *bad_password;
+    gboolean params_null; /* continuwuity's Box::<RawValue>::default() */
+  } cases[] = {
+    { TEST_HOMESERVER_CONDUIT, "no-support", "Invalid username or password.", FALSE },
+    { TEST_HOMESERVER_TUWUNEL, "no-support", "Invalid username or password.", FALSE },
+    { TEST_HOMESERVER_CONTINUWUITY, "success", "Invalid identifier or password", TRUE },
+  };
+
+  for (guint i = 0; i < G_N_ELEMENTS (cases); i++)
+    {
+      g_autoptr(TestHomeserver) hs = start_flavour (cases[i].flavour);
+      g_autofree gchar *alice = login (hs, "alice", "alicepw");
+      g_autofree gchar *room_id = create_room (hs, alice, room_body);
+      g_autofree gchar *session = NULL;
+      g_autofree gchar *wrong = NULL;
+      g_autofree gchar *right = NULL;
+      g_autoptr(Response) challenge = http (hs, "POST", DEACTIVATE_PATH, alice, "{}");
+      g_autoptr(Response) refused = NULL;
+      g_autoptr(Response) done = NULL;
+      g_auto(GStrv) stages = NULL;
+
+      assert_uia (challenge, NULL);
+      stages = only_flow (challenge);
+      g_assert_cmpstr (stages[0], ==, "m.login.password");
+      if (cases[i].params_null)
+        {
+          g_assert_true (json_object_object_get_ex (challenge->json, "params", NULL));
+          g_assert_null (jget (challenge->json, "params"));
+        }
+      else
+        g_assert_true (json_object_is_type (jget (challenge->json, "params"), json_type_object));
+      session = g_strdup (jstr (challenge->json, "session"));
+
+      wrong = uia_body ("alice", "nope", session);
+      refused = http (hs, "POST", DEACTIVATE_PATH, alice, wrong);
+      assert_uia (refused, "M_FORBIDDEN");
+      g_assert_cmpstr (jstr (refused->json, "error"), ==, cases[i].bad_password);
+      g_assert_false (test_homeserver_user_is_deactivated (hs, ALICE));
+
+      right = uia_body (ALICE, "alicepw", session);
+      done = http (hs, "POST", DEACTIVATE_PATH, alice, right);
+      assert_ok (done, 200);
+      g_assert_cmpstr (jstr (done->json, "id_server_unbind_result"), ==, cases[i].result);
+      assert_fully_deactivated (hs, ALICE, room_id);
+    }
+
+  /* someone else's password: Tuwunel refuses, continuwuity fails the stage */
+  {
+    g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_TUWUNEL);
+    g_autofree gchar *alice = login (hs, "alice", "alicepw");
+    g_autofree gchar *other = uia_body ("admin", "adminpw", NULL);
+    g_autoptr(Response) resp = http (hs, "POST", DEACTIVATE_PATH, alice, other);
+
+    assert_error_text (resp, 403, "M_FORBIDDEN", "User ID and access token mismatch.");
+    g_assert_false (test_homeserver_user_is_deactivated (hs, ADMIN));
+  }
+  {
+    g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_CONTINUWUITY);
+    g_autofree gchar *alice = login (hs, "alice", "alicepw");
+    g_autofree gchar *other = uia_body ("admin", "adminpw", NULL);
+    g_autoptr(Response) resp = http (hs, "POST", DEACTIVATE_PATH, alice, other);
+
+    assert_uia (resp, "M_INVALID_PARAM");
+    g_assert_cmpstr (jstr (resp->json, "error"), ==, "User ID mismatch");
+    g_assert_false (test_homeserver_user_is_deactivated (hs, ADMIN));
+  }
+}
+
+/* ------------------------------------------------------------------------ */
+/* Tuwunel 1.9's Synapse admin API (backends-2026.md 3.2) */
+
+static void
+test_tuwunel_admin_users (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_TUWUNEL);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autoptr(Response) created = http (hs, "PUT", PUT_CAROL, admin, "{\"password\":\"carolpw\"}");
+  g_autoptr(Response) modified = NULL;
+  g_autoptr(Response) got = NULL;
+  g_autoptr(Response) missing = NULL;
+  g_autoptr(Response) remote = NULL;
+  g_autoptr(Response) bad_type = NULL;
+  g_autoptr(Response) both = NULL;
+  g_autoptr(Response) demote = NULL;
+  g_autoptr(Response) is_admin = NULL;
+  g_autoptr(Response) available = NULL;
+  g_autoptr(Response) taken = NULL;
+  g_autoptr(Response) deactivated = NULL;
+  g_autofree gchar *carol = NULL;
+
+  /* 200 on create as well: probe with GET first */
+  assert_ok (created, 200);
+  g_assert_true (test_homeserver_user_exists (hs, "@carol:example.test"));
+  g_assert_true (json_object_is_type (jget (created->json, "admin"), json_type_boolean));
+  carol = login (hs, "carol", "carolpw");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, "@carol:example.test"), ==, 1);
+  /* a password on an existing user takes it over and removes its devices */
+  modified = http (hs, "PUT", PUT_CAROL, admin, "{\"password\":\"stolen\"}");
+  assert_ok (modified, 200);
+  g_assert_cmpuint (test_homeserver_count_devices (hs, "@carol:example.test"), ==, 0);
+
+  got = http (hs, "GET", "/_synapse/admin/v2/users/%40carol%3Aexample.test", admin, NULL);
+  assert_ok (got, 200);
+  g_assert_cmpint (json_object_get_int64 (jget (got->json, "creation_ts")), ==, 0);
+  g_assert_cmpstr (jstr (got->json, "name"), ==, "@carol:example.test");
+  missing = http (hs, "GET", "/_synapse/admin/v2/users/%40nobody%3Aexample.test", admin, NULL);
+  assert_error_text (missing, 404, "M_NOT_FOUND", "User not found");
+  remote = http (hs, "GET", "/_synapse/admin/v2/users/%40carol%3Aelsewhere.test", admin, NULL);
+  assert_error (remote, 400, "M_INVALID_PARAM");
+
+  bad_type = http (hs, "PUT", PUT_CAROL, admin, "{\"admin\":1}");
+  assert_error (bad_type, 400, "M_BAD_JSON");
+  both = http (hs, "PUT", PUT_CAROL, admin, "{\"deactivated\":true,\"locked\":true}");
+  assert_error (both, 400, "M_INVALID_PARAM");
+  demote = http (hs, "PUT", "/_synapse/admin/v2/users/%40admin%3Aexample.test", admin, "{\"admin\":false}");
+  assert_error (demote, 400, "M_INVALID_PARAM");
+  g_assert_true (test_homeserver_user_is_admin (hs, ADMIN));
+  is_admin = http (hs, "GET", "/_synapse/admin/v1/users/%40admin%3Aexample.test/admin", admin, NULL);
+  assert_ok (is_admin, 200);
+  g_assert_true (json_object_get_boolean (jget (is_admin->json, "admin")));
+
+  /* never false */
+  available = http (hs, "GET", "/_synapse/admin/v1/username_available?username=newbie", admin, NULL);
+  assert_ok (available, 200);
+  g_assert_true (json_object_get_boolean (jget (available->json, "available")));
+  taken = http (hs, "GET", "/_synapse/admin/v1/username_available?username=carol", admin, NULL);
+  assert_error (taken, 400, "M_USER_IN_USE");
+
+  deactivated = http (hs, "POST", "/_synapse/admin/v1/deactivate/%40carol%3Aexample.test", admin,
+                      "{\"erase\":true}");
+  assert_ok (deactivated, 200);
+  g_assert_cmpstr (jstr (deactivated->json, "id_server_unbind_result"), ==, "success");
+  g_assert_true (test_homeserver_user_is_deactivated (hs, "@carol:example.test"));
+  g_assert_true (test_homeserver_user_is_erased (hs, "@carol:example.test"));
+}
+
+static void
+test_tuwunel_login_as (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_TUWUNEL);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autoptr(Response) self_login = http (hs, "POST", "/_synapse/admin/v1/users/%40admin%3Aexample.test/login",
+                                         admin, "{}");
+  g_autoptr(Response) remote = http (hs, "POST", "/_synapse/admin/v1/users/%40alice%3Aelsewhere.test/login",
+                                     admin, "{}");
+  g_autoptr(Response) missing = http (hs, "POST", "/_synapse/admin/v1/users/%40nobody%3Aexample.test/login",
+                                      admin, "{}");
+  g_autoptr(Response) puppet = http (hs, "POST", "/_synapse/admin/v1/users/%40alice%3Aexample.test/login",
+                                     admin, "{}");
+  g_autoptr(Response) whoami = NULL;
+  g_autoptr(Response) logout = NULL;
+  g_autoptr(Response) dead = NULL;
+  g_autoptr(GPtrArray) devices = NULL;
+  g_autofree gchar *name = NULL;
+
+  assert_error_text (self_login, 400, "M_INVALID_PARAM", "Cannot use admin API to login as self");
+  assert_error_text (remote, 400, "M_INVALID_PARAM", "Only local users can be logged in as");
+  assert_error_text (missing, 404, "M_NOT_FOUND", "User not found");
+  assert_ok (puppet, 200);
+  /* a visible device on the target */
+  devices = test_homeserver_list_devices (hs, ALICE);
+  g_assert_cmpuint (devices->len, ==, 1);
+  name = test_homeserver_get_device_display_name (hs, ALICE, g_ptr_array_index (devices, 0));
+  g_assert_cmpstr (name, ==, "Admin login");
+  whoami = http (hs, "GET", "/_matrix/client/v3/account/whoami", jstr (puppet->json, "access_token"), NULL);
+  assert_ok (whoami, 200);
+  g_assert_cmpstr (jstr (whoami->json, "user_id"), ==, ALICE);
+  g_assert_cmpstr (jstr (whoami->json, "device_id"), ==, g_ptr_array_index (devices, 0));
+  /* its logout removes the device */
+  logout = http (hs, "POST", "/_matrix/client/v3/logout", jstr (puppet->json, "access_token"), "{}");
+  assert_ok (logout, 200);
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 0);
+  g_assert_cmpuint (test_homeserver_count_tokens (hs, ALICE), ==, 0);
+
+  /* a past valid_until_ms gives a dead token */
+  {
+    g_autoptr(Response) past = http (hs, "POST", "/_synapse/admin/v1/users/%40alice%3Aexample.test/login", admin,
+                                     "{\"valid_until_ms\":1000}");
+    assert_ok (past, 200);
+    dead = http (hs, "GET", "/_matrix/client/v3/account/whoami", jstr (past->json, "access_token"), NULL);
+    assert_error (dead, 401, "M_UNKNOWN_TOKEN");
+  }
+}
+
+static void
+test_tuwunel_locked (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_TUWUNEL);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autofree gchar *body = password_body ("alice", "alicepw");
+  g_autoptr(Response) lock = http (hs, "PUT", "/_synapse/admin/v2/users/%40alice%3Aexample.test", admin,
+                                   "{\"locked\":true}");
+  g_autoptr(Response) whoami = NULL;
+  g_autoptr(Response) relogin = NULL;
+
+  assert_ok (lock, 200);
+  g_assert_true (test_homeserver_user_is_locked (hs, ALICE));
+  whoami = http (hs, "GET", "/_matrix/client/v3/account/whoami", alice, NULL);
+  assert_error_text (whoami, 401, "M_USER_LOCKED", "This account has been locked.");
+  relogin = http (hs, "POST", "/_matrix/client/v3/login", NULL, body);
+  assert_error (relogin, 401, "M_USER_LOCKED");
+}
+
+static void
+test_tuwunel_reset_password (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_TUWUNEL);
+  g_autofree gchar *admin = login (hs, "admin", "adminpw");
+  g_autofree gchar *alice = login (hs, "alice", "alicepw");
+  g_autoptr(Response) missing = http (hs, "POST", "/_synapse/admin/v1/reset_password/%40nobody%3Aexample.test",
+                                      admin, "{\"new_password\":\"x\"}");
+  g_autoptr(Response) no_password = http (hs, "POST", RESET_ALICE, admin, "{}");
+  g_autoptr(Response) reset = http (hs, "POST", RESET_ALICE, admin, "{\"new_password\":\"pw2\"}");
+
+  assert_error_text (missing, 404, "M_NOT_FOUND", "User not found");
+  assert_error (no_password, 400, "M_BAD_JSON");
+  assert_ok (reset, 200);
+  assert_password (hs, ALICE, "pw2");
+  g_assert_cmpuint (test_homeserver_count_devices (hs, ALICE), ==, 0);
+}
+
+/* the shared-secret pair (TUW register.rs, get_nonce.rs) */
+static void
+test_tuwunel_shared_secret (void)
+{
+  g_autoptr(TestHomeserver) hs = start_flavour (TEST_HOMESERVER_TUWUNEL);
+  g_autoptr(Response) disabled = http (hs, "GET", REGISTER_PATH, NULL, NULL);
+  g_autoptr(Response) disabled_post = http (hs, "POST", REGISTER_PATH, NULL, "{}");
+  g_autoptr(Response) bad_nonce = NULL;
+  g_autoptr(Response) bad_mac = NULL;
+  g_autoptr(Response) reused = NULL;
+  g_autoptr(Response) upper = NULL;
+  g_autoptr(Response) taken = NULL;
+  g_autoptr(Response) inhibited = NULL;
+  g_autofree gchar *nonce = NULL;
+  g_autofree gchar *mac = NULL;
+  g_autofree gchar *body = NULL;
+  g_autofree gchar *dn = NULL;
+
+  /* no secret: not even a nonce, unlike Synapse */
+  assert_error_text (disabled, 400, "M_UNKNOWN", "Shared-secret registration is not enabled");
+  assert_error_text (disabled_post, 400, "M_UNKNOWN", "Shared-secret registration is not enabled");
+  test_homeserver_set_registration_secret (hs, SECRET);
+
+  nonce = get_nonce (hs);
+  g_assert_cmpuint (strlen (nonce), ==, 32);
+  bad_nonce = register_user (hs, "bogus", "peggy", "peggypw", FALSE, NULL, NULL);
+  assert_error_text (bad_nonce, 400, "M_INVALID_PARAM", "Unrecognised or expired nonce");
+
+  mac = client_mac ("wrong", nonce, "peggy", "peggypw", FALSE, NULL);
+  body = register_body (nonce, "peggy", "peggypw", FALSE, mac, "");
+  bad_mac = http (hs, "POST", REGISTER_PATH, NULL, body);
+  assert_error_text (bad_mac, 403, "M_FORBIDDEN", "HMAC check failed");
+  /* the nonce is gone even so */
+  reused = register_user (hs, nonce, "peggy", "peggypw", FALSE, NULL, NULL);
+  assert_error (reused, 400, "M_INVALID_PARAM");
+
+  /* hex of either case; a device named as on /register */
+  g_free (nonce);
+  nonce = get_nonce (hs);
+  g_free (mac);
+  mac = client_mac (SECRET, nonce, "peggy", "peggypw", FALSE, NULL);
+  for (gchar *p = mac; *p != '\0'; p++)
+    *p = g_ascii_toupper (*p);
+  g_free (body);
+  body = register_body (nonce, "peggy", "peggypw", FALSE, mac, ",\"initial_device_display_name\":\"laptop\"");
+  upper = http (hs, "POST", REGISTER_PATH, NULL, body);
+  assert_ok (upper, 200);
+  g_assert_cmpstr (jstr (upper->json, "user_id"), ==, "@peggy:example.test");
+  g_assert_cmpstr (jstr (upper->json, "home_server"), ==, "example.test");
+  dn = test_homeserver_get_device_display_name (hs, "@peggy:example.test", jstr (upper->json, "device_id"));
+  g_assert_cmpstr (dn, ==, "laptop");
+
+  g_free (nonce);
+  nonce = get_nonce (hs);
+  taken = register_user (hs, nonce, "peggy", "peggypw", FALSE, NULL, NULL);
+  assert_error_text (taken, 400, "M_USER_IN_USE", "User ID is not available");
+
+  g_free (nonce);
+  nonce = get_nonce (hs);
+  inhibited = register_user (hs, nonce, "quinn", "quinnpw", FALSE, NULL, ",\"inhibit_login\":true");
+  assert_ok (inhibited, 200);
+  g_assert_cmpstr (jstr (inhibited->json, "user_id"), ==, "@quinn:example.test");
+  g_assert_false (json_object_object_get_ex (inhibited->json, "access_token", NULL));
+  g_assert_cmpuint (test_homeserver_count_devices (hs, "@quinn:example.test"), ==, 0);
+}
+
+/* ------------------------------------------------------------------------ */
+/* The standalone binary's flavours */
+
+static void
+test_standalone_flavour (void)
+{
+  g_autofree gchar *binary = g_test_build_filename (G_TEST_BUILT, "mxprov-test-homeserver", NULL);
+  g_autofree gchar *url = NULL;
+  g_autoptr(GError) error = NULL;
+  g_autoptr(GSubprocess) proc = NULL;
+  g_autoptr(GSubprocess) bad = NULL;
+  g_autoptr(GDataInputStream) out = NULL;
+  g_autoptr(Response) fed = NULL;
+  g_autoptr(Response) first = NULL;
+  g_autoptr(Response) done = NULL;
+  g_autofree gchar *session = NULL;
+  g_autofree gchar *auth = NULL;
+  g_autofree gchar *body = NULL;
+  gsize len = 0;
+
+  if (!g_file_test (binary, G_FILE_TEST_IS_EXECUTABLE))
+    {
+      g_test_skip ("mxprov-test-homeserver is not built");
+      return;
+    }
+  proc = g_subprocess_new (G_SUBPROCESS_FLAGS_STDIN_PIPE | G_SUBPROCESS_FLAGS_STDOUT_PIPE, &error,
+                           binary, "--flavour", "tuwunel", "--registration-token", "tok1",
+                           "--registration-token", "tok2", "--exit-on-stdin-eof", "--lifetime", "30", NULL);
+  g_assert_no_error (error);
+  out = g_data_input_stream_new (g_subprocess_get_stdout_pipe (proc));
+  url = g_data_input_stream_read_line (out, &len, NULL, &error);
+  g_assert_no_error (error);
+
+  fed = http_url (url, "GET", FED_VERSION_PATH, NULL, NULL);
+  assert_ok (fed, 200);
+  g_assert_cmpstr (jstr (jget (fed->json, "server"), "name"), ==, "Tuwunel");
+
+  first = http_url (url, "POST", CLIENT_REGISTER_PATH, NULL, "{\"username\":\"rob\",\"password\":\"robpw\"}");
+  assert_uia (first, NULL);
+  session = g_strdup (jstr (first->json, "session"));
+  auth = token_auth ("tok2", session);
+  body = client_register_body ("rob", "robpw", auth);
+  done = http_url (url, "POST", CLIENT_REGISTER_PATH, NULL, body);
+  assert_ok (done, 200);
+  g_assert_cmpstr (jstr (done->json, "user_id"), ==, "@rob:example.test");
+
+  g_assert_true (g_output_stream_close (g_subprocess_get_stdin_pipe (proc), NULL, &error));
+  g_assert_true (g_subprocess_wait_check (proc, NULL, &error));
+  g_assert_no_error (error);
+
+  /* an unknown flavour is a usage error */
+  bad = g_subprocess_new (G_SUBPROCESS_FLAGS_STDOUT_SILENCE | G_SUBPROCESS_FLAGS_STDERR_SILENCE, &error,
+                          binary, "--flavour", "conduwuit", "--lifetime", "5", NULL);
+  g_assert_no_error (error);
+  g_assert_true (g_subprocess_wait (bad, NULL, &error));
+  g_assert_true (g_subprocess_get_if_exited (bad));
+  g_assert_cmpint (g_subprocess_get_exit_status (bad), ==, 2);
+}
+
+/* ------------------------------------------------------------------------ */
 /* The standalone binary */
 
 static void
@@ -2887,6 +4653,38 @@ main (int argc, char **argv)
   g_test_add_func ("/homeserver/rooms/leave-forget", test_leave_forget);
   g_test_add_func ("/homeserver/well-known", test_well_known);
   g_test_add_func ("/homeserver/standalone-binary", test_standalone_binary);
+  g_test_add_func ("/homeserver/flavours/names", test_flavour_names);
+  g_test_add_func ("/homeserver/flavours/versions", test_flavour_versions);
+  g_test_add_func ("/homeserver/flavours/unserved", test_flavour_unserved);
+  g_test_add_func ("/homeserver/flavours/well-known", test_flavour_well_known);
+  g_test_add_func ("/homeserver/synapse-latest/put-user", test_latest_put_user);
+  g_test_add_func ("/homeserver/synapse-latest/login-as", test_latest_login_as);
+  g_test_add_func ("/homeserver/synapse-latest/retry-after", test_latest_retry_after);
+  g_test_add_func ("/homeserver/synapse-latest/login-limits", test_latest_login_limits);
+  g_test_add_func ("/homeserver/synapse-latest/locked", test_latest_locked);
+  g_test_add_func ("/homeserver/synapse-latest/room-creation-limit", test_latest_room_creation_limit);
+  g_test_add_func ("/homeserver/synapse-latest/room-ids", test_latest_room_ids);
+  g_test_add_func ("/homeserver/synapse/user-integers", test_synapse_1_67_user_integers);
+  g_test_add_func ("/homeserver/synapse/no-lock", test_synapse_1_67_no_lock);
+  g_test_add_func ("/homeserver/registration/synapse-steps", test_register_synapse_steps);
+  g_test_add_func ("/homeserver/registration/synapse-errors", test_register_synapse_errors);
+  g_test_add_func ("/homeserver/registration/synapse-details", test_register_synapse_details);
+  g_test_add_func ("/homeserver/registration/synapse-rate-limit", test_register_synapse_rate_limit);
+  g_test_add_func ("/homeserver/registration/conduit-family", test_register_conduit_family);
+  g_test_add_func ("/homeserver/registration/conduit-family-flows", test_register_conduit_family_flows);
+  g_test_add_func ("/homeserver/registration/tuwunel-token-use", test_register_tuwunel_token_use);
+  g_test_add_func ("/homeserver/registration/all-servers", test_register_all_servers);
+  g_test_add_func ("/homeserver/registration/validity", test_token_validity);
+  g_test_add_func ("/homeserver/registration/available", test_register_available);
+  g_test_add_func ("/homeserver/registration/admin-tokens-synapse", test_admin_tokens_synapse);
+  g_test_add_func ("/homeserver/registration/admin-tokens-tuwunel", test_admin_tokens_tuwunel);
+  g_test_add_func ("/homeserver/account/deactivate-conduit-family", test_self_deactivate_conduit_family);
+  g_test_add_func ("/homeserver/tuwunel/users", test_tuwunel_admin_users);
+  g_test_add_func ("/homeserver/tuwunel/login-as", test_tuwunel_login_as);
+  g_test_add_func ("/homeserver/tuwunel/locked", test_tuwunel_locked);
+  g_test_add_func ("/homeserver/tuwunel/reset-password", test_tuwunel_reset_password);
+  g_test_add_func ("/homeserver/tuwunel/shared-secret", test_tuwunel_shared_secret);
+  g_test_add_func ("/homeserver/standalone-flavour", test_standalone_flavour);
 
   ret = g_test_run ();
   curl_global_cleanup ();

@@ -34,6 +34,12 @@ fixture_setup (Fixture *f, gconstpointer data)
   g_autoptr(GError) error = NULL;
 
   f->hs = test_homeserver_new (SERVER_NAME);
+  /* tests/test-provision-flavours.sh runs every case on the other Synapse */
+  if (g_getenv ("MXPROV_TEST_FLAVOUR") != NULL)
+    {
+      g_assert_true (test_homeserver_set_flavour_by_name (f->hs, g_getenv ("MXPROV_TEST_FLAVOUR"), &error));
+      g_assert_no_error (error);
+    }
   test_homeserver_add_user (f->hs, "admin", ADMIN_PASSWORD, TRUE);
   test_homeserver_add_user (f->hs, "eve", "eve-password", FALSE);
   test_homeserver_add_user (f->hs, "taken", "original-password", FALSE);
@@ -702,7 +708,8 @@ test_check_only (Fixture *f, gconstpointer data)
   assert_contains (r->err, "check passed");
   assert_contains (r->err, "@admin:" SERVER_NAME);
   /* the probe's report and the pipeline used, at the end of the check */
-  assert_contains (r->err, "mxprov: server: Synapse 1.67.0: the built-in pipeline (examples/synapse.conf)");
+  assert_contains (r->err, "mxprov: server: Synapse 1.");
+  assert_contains (r->err, ": the built-in pipeline (examples/synapse.conf)");
   assert_contains (r->err, "mxprov: step config: built-in default");
   g_assert_cmpstr (r->out, ==, "");
   assert_nothing_created (f);

@@ -97,6 +97,9 @@ main (int argc, char **argv)
   g_autofree gchar *registration_secret_file = NULL;
   g_autofree gchar *registration_secret = NULL;
   gboolean dendrite = FALSE;
+  g_autofree gchar *flavour = NULL;
+  g_autofree gchar *flavour_help = NULL;
+  g_auto(GStrv) registration_tokens = NULL;
   g_auto(GStrv) users = NULL;
   gint lifetime = 120;
   gint request_delay_ms = 0;
@@ -107,7 +110,7 @@ main (int argc, char **argv)
   g_autoptr(GError) error = NULL;
   g_autoptr(TestHomeserver) server = NULL;
   g_autoptr(GMainLoop) loop = NULL;
-  const GOptionEntry entries[] = {
+  GOptionEntry entries[] = {
     { "server-name", 0, 0, G_OPTION_ARG_STRING, &server_name,
       "Matrix server name (default: example.test)", "NAME" },
     { "admin-user", 0, 0, G_OPTION_ARG_STRING, &admin_user,
@@ -130,14 +133,34 @@ main (int argc, char **argv)
       "Take as long as Synapse 1.67 does per request (bcrypt 280 ms, createRoom 200 ms, others 5 ms)", NULL },
     { "no-login-rate-limit", 0, 0, G_OPTION_ARG_NONE, &no_login_rate_limit,
       "Disable Synapse's per-account login rate limit", NULL },
+    { "flavour", 0, 0, G_OPTION_ARG_STRING, &flavour,
+      NULL /* flavour_help */, "NAME" },
     { "dendrite", 0, 0, G_OPTION_ARG_NONE, &dendrite,
-      "Answer like Dendrite 0.13.7 instead of Synapse 1.67", NULL },
+      "Answer like Dendrite 0.13.7 instead of Synapse 1.67 (--flavour dendrite)", NULL },
+    { "registration-token", 0, 0, G_OPTION_ARG_STRING_ARRAY, &registration_tokens,
+      "Add a registration token of unlimited uses for POST /register; registration then requires "
+      "one (repeatable)", "TOKEN" },
     { "registration-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &registration_secret_file,
       "Enable shared-secret registration with the secret read from FILE "
       "(trailing newline removed)", "FILE" },
     { NULL, 0, 0, 0, NULL, NULL, NULL },
   };
 
+  /* the flavours, from the library's own table */
+  {
+    g_autoptr(GString) help = g_string_new ("Answer like this server (default: synapse):");
+    const gchar *const *names = test_homeserver_list_flavours ();
+
+    for (guint i = 0; names[i] != NULL; i++)
+      g_string_append_printf (help, "%s %s (%s)", i > 0 ? "," : "", names[i],
+                              test_homeserver_describe_flavour (names[i]));
+    flavour_help = g_string_free (g_steal_pointer (&help), FALSE);
+    for (guint i = 0; entries[i].long_name != NULL; i++)
+      {
+        if (g_strcmp0 (entries[i].long_name, "flavour") == 0)
+          entries[i].description = flavour_help;
+      }
+  }
   context = g_option_context_new ("- in-memory Matrix homeserver for mxprov's tests");
   g_option_context_add_main_entries (context, entries, NULL);
   if (!g_option_context_parse (context, &argc, &argv, &error))
@@ -182,8 +205,20 @@ main (int argc, char **argv)
         }
       test_homeserver_set_registration_secret (server, registration_secret);
     }
+  if (dendrite && flavour != NULL && g_strcmp0 (flavour, "dendrite") != 0)
+    {
+      g_printerr ("mxprov-test-homeserver: --dendrite and --flavour %s contradict each other\n", flavour);
+      return 2;
+    }
   if (dendrite)
     test_homeserver_set_flavour (server, TEST_HOMESERVER_DENDRITE);
+  if (flavour != NULL && !test_homeserver_set_flavour_by_name (server, flavour, &error))
+    {
+      g_printerr ("mxprov-test-homeserver: --flavour: %s\n", error->message);
+      return 2;
+    }
+  for (guint i = 0; registration_tokens != NULL && registration_tokens[i] != NULL; i++)
+    test_homeserver_add_registration_token (server, registration_tokens[i], 0);
   for (guint i = 0; users != NULL && users[i] != NULL; i++)
     {
       g_autofree gchar *password = random_password ();

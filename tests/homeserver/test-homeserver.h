@@ -1,7 +1,8 @@
 /* test-homeserver.h: an in-memory Matrix homeserver for mxprov's tests.
  *
  * It answers the endpoints mxprov uses the way Synapse 1.67 does (see
- * ../shared/matrix-api-notes.md), keeps users, devices, tokens and rooms in
+ * ../shared/matrix-api-notes.md), or another server does (see
+ * TestHomeserverFlavour), keeps users, devices, tokens and rooms in
  * memory, records every request, and can be told to fail chosen requests.
  * It listens on 127.0.0.1 on a port chosen at run time and runs in its own
  * thread with its own GMainContext, so a test can spawn the real mxprov
@@ -43,17 +44,87 @@ typedef struct {
                               * finds the effect already there). */
 } TestFault;
 
-/* Which server to imitate. Dendrite 0.13.7 differs from Synapse 1.67 where
- * mxprov can tell: every /_synapse/admin endpoint but the shared-secret
- * register one answers 404 M_UNRECOGNIZED, login has no home_server, there is
- * no Server header, GET /_matrix/federation/v1/version names Dendrite, and the
- * register and self-deactivate endpoints answer Dendrite's way.
- * POST /_matrix/client/v3/account/password is modelled for Synapse only: the
- * Dendrite flavour answers it 404 M_UNRECOGNIZED. */
+/* Which server to imitate (test_homeserver_set_flavour(); names for
+ * test_homeserver_set_flavour_by_name() and mxprov-test-homeserver
+ * --flavour in brackets). Where a flavour differs from the default, only
+ * what mxprov can see is modelled; test-homeserver-flavours.c has the table.
+ *
+ * TEST_HOMESERVER_SYNAPSE [synapse]: Synapse 1.67, the default. Its client
+ * listener has no federation resource, so GET /_matrix/federation/v1/version
+ * is 404 until test_homeserver_set_federation_listener (self, TRUE).
+ *
+ * TEST_HOMESERVER_SYNAPSE_LATEST [synapse-latest]: Synapse 1.157.1
+ * (backends-2026.md section 4). GET user answers admin/deactivated as
+ * booleans and has locked/suspended; PUT user checks every boolean field;
+ * login-as answers 404 "User not found" for a missing user; every 429
+ * carries Retry-After; locked users get 401 M_USER_LOCKED (soft_logout
+ * true) on every request but logout, and at login; login is limited per
+ * address and per account (burst 5, then one per ~333 s) with the failed
+ * attempts limiter (burst 3, one per ~6 s) in between; createRoom is
+ * limited per user (burst 10, then one per ~62 s); /.well-known/matrix/client
+ * without delegation is JSON M_NOT_FOUND. It runs with default_room_version
+ * "12", so room IDs are "!" + 43 URL-safe base64 characters, no server part
+ * (Synapse's own default is still "10": ask for room_version "10" to get
+ * classic IDs).
+ *
+ * TEST_HOMESERVER_DENDRITE [dendrite]: Dendrite 0.13.7. Every /_synapse
+ * endpoint but the shared-secret register one answers 404 M_UNRECOGNIZED,
+ * login has no home_server, there is no Server header, GET
+ * /_matrix/federation/v1/version names Dendrite, and the register and
+ * self-deactivate endpoints answer Dendrite's way. POST
+ * /_matrix/client/v3/register is not modelled (404).
+ *
+ * TEST_HOMESERVER_CONDUIT [conduit]: Conduit 0.10.12. No /_synapse at all
+ * (404 M_UNRECOGNIZED), POST /register with token-only user-interactive
+ * auth (backends-2026.md 2.5; the token is static: unlimited, uses not
+ * counted), no validity endpoint (404), no Server header.
+ *
+ * TEST_HOMESERVER_CONTINUWUITY [continuwuity]: continuwuity 26.8.0-alpha.1.
+ * No /_synapse at all; /register counts a token use at the stage and checks
+ * the username only after it, answers 400 for a stage no flow lists, and
+ * refuses registration (403) while no token exists;
+ * GET /_continuwuity/server_version.
+ *
+ * TEST_HOMESERVER_TUWUNEL [tuwunel]: Tuwunel 1.9.0 with mas_secret unset
+ * (backends-2026.md 3): the Synapse admin endpoints modelled here, with
+ * Tuwunel's differences (PUT user answers 200 on create too, GET user has
+ * creation_ts 0, login-as makes a device "Admin login" on the target, its
+ * own error texts), the registration token admin API (a token is consumed
+ * at the stage and deleted once used up), GET /_tuwunel/server_version,
+ * 404 "Not Found" and 405 "Method Not Allowed" for what it does not serve.
+ * Only the seeded admin users are admins.
+ *
+ * POST /_matrix/client/v3/account/password is modelled for the Synapse
+ * flavours only: the others answer it 404 M_UNRECOGNIZED. */
 typedef enum {
   TEST_HOMESERVER_SYNAPSE,
   TEST_HOMESERVER_DENDRITE,
+  TEST_HOMESERVER_SYNAPSE_LATEST,
+  TEST_HOMESERVER_CONDUIT,
+  TEST_HOMESERVER_CONTINUWUITY,
+  TEST_HOMESERVER_TUWUNEL,
 } TestHomeserverFlavour;
+
+/* Who may register through POST /_matrix/client/v3/register. */
+typedef enum {
+  TEST_REGISTRATION_OFF,   /* the default: registration disabled */
+  TEST_REGISTRATION_TOKEN, /* a registration token is required (Synapse:
+                            * enable_registration + registration_requires_token) */
+  TEST_REGISTRATION_OPEN,  /* open registration, [[m.login.dummy]] (Synapse:
+                            * enable_registration_without_verification; continuwuity:
+                            * its open-registration flag) */
+} TestRegistration;
+
+/* The rate limits a test may switch off (all on by default, as on the
+ * servers that have them) */
+typedef enum {
+  TEST_RATE_LIMIT_LOGIN,         /* rc_login: per account, and on synapse-latest per address
+                                  * and failed attempts too */
+  TEST_RATE_LIMIT_REGISTRATION,  /* rc_registration: POST /register per address, burst 3,
+                                  * then one per ~6 s; a created account spends one */
+  TEST_RATE_LIMIT_ROOM_CREATION, /* rc_room_creation (synapse-latest) */
+  TEST_RATE_LIMIT_TOKEN_VALIDITY,/* rc_registration_token_validity: burst 5, then one per 10 s */
+} TestRateLimit;
 
 TestHomeserver *test_homeserver_new (const gchar *server_name);
 void test_homeserver_free (TestHomeserver *self);
@@ -71,8 +142,9 @@ void test_homeserver_add_user (TestHomeserver *self, const gchar *localpart,
                                const gchar *password, gboolean admin);
 /* Serve https with this certificate (and its private key); before start. */
 void test_homeserver_set_tls_certificate (TestHomeserver *self, GTlsCertificate *certificate);
-/* Synapse's login rate limit (per account: burst 3, then one per 6 s -> 429
- * with retry_after_ms). On by default, as on Synapse. */
+/* Synapse's login rate limit (1.67: per account, burst 3, then one per 6 s
+ * -> 429 with retry_after_ms; synapse-latest: see its flavour). On by
+ * default, as on Synapse; the Conduit family has none. */
 void test_homeserver_set_login_rate_limit (TestHomeserver *self, gboolean enabled);
 /* Drop m.login.password from GET /login flows (an OIDC / MAS delegated server). */
 void test_homeserver_set_password_login (TestHomeserver *self, gboolean enabled);
@@ -92,13 +164,45 @@ void test_homeserver_add_fault (TestHomeserver *self, const gchar *method,
                                 const gchar *path, guint skip, guint count,
                                 const TestFault *fault);
 void test_homeserver_clear_faults (TestHomeserver *self);
-/* TEST_HOMESERVER_SYNAPSE (the default) or TEST_HOMESERVER_DENDRITE */
+/* TEST_HOMESERVER_SYNAPSE (the default) or another flavour, before or after
+ * start */
 void test_homeserver_set_flavour (TestHomeserver *self, TestHomeserverFlavour flavour);
+/* by the names above; FALSE with G_IO_ERROR_INVALID_ARGUMENT for a name
+ * that is none of them */
+gboolean test_homeserver_set_flavour_by_name (TestHomeserver *self, const gchar *name, GError **error);
+TestHomeserverFlavour test_homeserver_get_flavour (TestHomeserver *self);
+/* every flavour's name, in the order above but the default first;
+ * NULL-terminated, static */
+const gchar *const *test_homeserver_list_flavours (void);
+/* what a flavour name imitates ("Synapse 1.67"), or NULL; static */
+const gchar *test_homeserver_describe_flavour (const gchar *name);
+/* Synapse 1.67 only (the other flavours always serve it): whether the
+ * client listener also carries the federation resource, so that GET
+ * /_matrix/federation/v1/version answers. Off by default. */
+void test_homeserver_set_federation_listener (TestHomeserver *self, gboolean enabled);
+/* Registration through POST /_matrix/client/v3/register; off by default */
+void test_homeserver_set_registration (TestHomeserver *self, TestRegistration mode);
+/* A registration token, as the server's admin would make one (Synapse and
+ * Tuwunel: in the database; Conduit: the static config token; continuwuity:
+ * a database token). uses_allowed 0 means unlimited. Switches registration
+ * to TEST_REGISTRATION_TOKEN when it was off. Replaces a token of that name. */
+void test_homeserver_add_registration_token (TestHomeserver *self, const gchar *token,
+                                             guint uses_allowed);
+/* Test only: let every user-interactive auth session expire, as after 48 h
+ * on Synapse (a session's pending token use is given back) or a restart of
+ * the Conduit family (whose sessions live in memory). */
+void test_homeserver_expire_uia_sessions (TestHomeserver *self);
+/* test_homeserver_set_login_rate_limit() is rate_limit (LOGIN, enabled) */
+void test_homeserver_set_rate_limit (TestHomeserver *self, TestRateLimit limit, gboolean enabled);
 /* Shared-secret registration at /_synapse/admin/v1/register (GET a nonce,
  * POST {nonce, username, password, admin, mac, displayname?, user_type?});
  * NULL or "" disables it, the default. Synapse: a nonce lives 60 s and the
  * first POST naming it consumes it, even a failing one. Dendrite: the endpoint
- * exists only while a secret is set, and a nonce lives 5 min, reusable. */
+ * exists only while a secret is set, and a nonce lives 5 min, reusable.
+ * Tuwunel: no nonce at all without a secret (400), a nonce of 32 characters
+ * lives 60 s and is consumed by the first POST; its own error texts, hex of
+ * either case, inhibit_login/device_id/initial_device_display_name taken.
+ * Conduit and continuwuity have no such endpoint. */
 void test_homeserver_set_registration_secret (TestHomeserver *self, const gchar *secret);
 /* Test only: forget every nonce handed out, as if their lifetime had passed. */
 void test_homeserver_expire_nonces (TestHomeserver *self);
@@ -118,6 +222,22 @@ gboolean test_homeserver_user_is_admin (TestHomeserver *self, const gchar *user_
 gchar *test_homeserver_get_user_password (TestHomeserver *self, const gchar *user_id);
 gchar *test_homeserver_get_user_displayname (TestHomeserver *self, const gchar *user_id);
 guint test_homeserver_count_users (TestHomeserver *self);
+/* Synapse 1.91+'s lock (PUT user {"locked": true}); locked users get 401
+ * M_USER_LOCKED on synapse-latest and Tuwunel, and the lock is stored but
+ * has no effect on the other flavours */
+gboolean test_homeserver_user_is_locked (TestHomeserver *self, const gchar *user_id);
+void test_homeserver_set_user_locked (TestHomeserver *self, const gchar *user_id, gboolean locked);
+/* whether erase was asked at deactivation */
+gboolean test_homeserver_user_is_erased (TestHomeserver *self, const gchar *user_id);
+/* whether the token exists; its counters as the admin API shows them
+ * (Tuwunel: pending always 0; Conduit: both always 0). Either out may be
+ * NULL. A Tuwunel token that was used up is deleted, so FALSE. */
+gboolean test_homeserver_get_registration_token_uses (TestHomeserver *self, const gchar *token,
+                                                      guint *pending, guint *completed);
+/* registration token names, in creation order; g_ptr_array_unref */
+GPtrArray *test_homeserver_list_registration_tokens (TestHomeserver *self);
+/* how many user-interactive auth sessions are open */
+guint test_homeserver_count_uia_sessions (TestHomeserver *self);
 /* devices created by password login (puppet tokens from login-as-user have no device) */
 guint test_homeserver_count_devices (TestHomeserver *self, const gchar *user_id);
 /* user_id's device IDs in creation order; free with g_ptr_array_unref */
