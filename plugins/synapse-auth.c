@@ -154,6 +154,11 @@ log_in_with_password (SynapseAuth *self, MxprovContext *context, GError **error)
         g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
                                     "admin login as '%s' refused; check the admin user and password: ",
                                     admin_user);
+      else if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_USER_LOCKED))
+        g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
+                                    "the admin account '%s' is locked; another admin must unlock it "
+                                    "(PUT /_synapse/admin/v2/users/<id> {\"locked\": false}): ",
+                                    admin_user);
       else
         g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
                                     "admin login as '%s' failed: ", admin_user);

@@ -21,6 +21,7 @@ exit_code_for_matrix_error (const GError *error)
     case MXPROV_MATRIX_ERROR_UNKNOWN_TOKEN:
     case MXPROV_MATRIX_ERROR_MISSING_TOKEN:
     case MXPROV_MATRIX_ERROR_USER_DEACTIVATED:
+    case MXPROV_MATRIX_ERROR_USER_LOCKED:
       return EX_NOPERM;
     case MXPROV_MATRIX_ERROR_LIMIT_EXCEEDED:
       return EX_TEMPFAIL;

@@ -315,6 +315,10 @@ test_exit_codes (void)
   assert_exit_code_for (MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED, EX_UNAVAILABLE);
   assert_exit_code_for (MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_BAD_ANSWER, EX_PROTOCOL);
   assert_exit_code_for (MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_REFUSED, EX_NOPERM);
+  assert_exit_code_for (MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_USER_LOCKED, EX_NOPERM);
+  g_assert_cmpint (mxprov_matrix_error_code_from_errcode ("M_USER_LOCKED"), ==, MXPROV_MATRIX_ERROR_USER_LOCKED);
+  g_assert_cmpint (mxprov_matrix_error_code_from_errcode ("ORG_MATRIX_MSC3939_USER_LOCKED"), ==,
+                   MXPROV_MATRIX_ERROR_USER_LOCKED);
   assert_exit_code_for (MXPROV_PIPELINE_ERROR, MXPROV_PIPELINE_ERROR_UNSUPPORTED, EX_UNAVAILABLE);
 
   assert_exit_code_for (MXPROV_BUNDLE_ERROR, MXPROV_BUNDLE_ERROR_ENCODING, EX_DATAERR);

@@ -266,6 +266,25 @@ test_default_pipeline (Fixture *f, gconstpointer data)
   g_assert_cmpstr (password, ==, "taken's own password");
 }
 
+/* Synapse 1.91+ can lock an account: a locked admin's login is 401
+ * M_USER_LOCKED, said as what it is (exit 77), never retried. */
+static void
+test_locked_admin (Fixture *f, gconstpointer data)
+{
+  const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                          "--admin-user", "admin", "--admin-password-file", f->password_file,
+                          "--username", "bylocked", NULL };
+  g_autoptr(RunResult) r = NULL;
+
+  test_homeserver_set_user_locked (f->hs, "@admin:" SERVER_NAME, TRUE);
+  r = run_mxprov (args, NULL, NULL, FALSE);
+  g_assert_cmpint (r->exit_code, ==, EX_NOPERM);
+  assert_contains (r->err, "the admin account 'admin' is locked");
+  assert_contains (r->err, "M_USER_LOCKED");
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 1);
+  g_assert_false (test_homeserver_user_exists (f->hs, "@bylocked:" SERVER_NAME));
+}
+
 int
 main (int argc, char **argv)
 {
@@ -287,6 +306,8 @@ main (int argc, char **argv)
             g_test_add (used_up, Fixture, server, setup, test_used_up_token, teardown);
         }
     }
+  g_test_add ("/servers/synapse-latest/locked-admin", Fixture, &servers[1], setup,
+              test_locked_admin, teardown);
   /* Synapse's registration limit */
   g_test_add ("/servers/synapse/batch-waits-out-registration-limit", Fixture, &servers[0], setup,
               test_batch_waits_out_registration_limit, teardown);

@@ -50,6 +50,7 @@ typedef enum {
   MXPROV_MATRIX_ERROR_INVALID_USERNAME, /* M_INVALID_USERNAME */
   MXPROV_MATRIX_ERROR_WEAK_PASSWORD,    /* M_WEAK_PASSWORD */
   MXPROV_MATRIX_ERROR_BAD_JSON,         /* M_BAD_JSON, M_NOT_JSON, M_INVALID_PARAM */
+  MXPROV_MATRIX_ERROR_USER_LOCKED,      /* M_USER_LOCKED (and MSC3939's name); since 0.2 */
 } MxprovMatrixError;
 GQuark mxprov_matrix_error_quark (void);
 guint mxprov_matrix_error_get_status (const GError *error);
