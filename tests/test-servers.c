@@ -266,6 +266,30 @@ test_default_pipeline (Fixture *f, gconstpointer data)
   g_assert_cmpstr (password, ==, "taken's own password");
 }
 
+/* Tuwunel 1.7 and 1.8 serve only shared-secret registration: the default
+ * pipeline refuses them before sending the password, naming the config. */
+static void
+test_old_tuwunel (Fixture *f, gconstpointer data)
+{
+  const TestFault old_version = { .kind = TEST_FAULT_STATUS, .status = 200,
+                                  .body = "{\"server\":{\"name\":\"Tuwunel\",\"version\":\"1.8.0\"}}" };
+  const TestFault unserved = { .kind = TEST_FAULT_STATUS, .status = 404,
+                               .body = "{\"errcode\":\"M_UNRECOGNIZED\",\"error\":\"Not Found\"}" };
+  const gchar *args[] = { "provision", "--homeserver", test_homeserver_get_url (f->hs),
+                          "--admin-user", "admin", "--admin-password-file", f->password_file,
+                          "--username", "onold", NULL };
+  g_autoptr(RunResult) r = NULL;
+
+  test_homeserver_add_fault (f->hs, "GET", "/_matrix/federation/v1/version", 0, 10, &old_version);
+  test_homeserver_add_fault (f->hs, "GET", "/_synapse/admin/*", 0, 100, &unserved);
+  r = run_mxprov (args, NULL, NULL, FALSE);
+  g_assert_cmpint (r->exit_code, ==, EX_UNAVAILABLE);
+  assert_contains (r->err, "this is Tuwunel 1.8.0");
+  assert_contains (r->err, "examples/synapse-shared-secret.conf");
+  g_assert_cmpuint (test_homeserver_count_requests (f->hs, "POST", "/_matrix/client/v3/login"), ==, 0);
+  g_assert_false (test_homeserver_user_exists (f->hs, "@onold:" SERVER_NAME));
+}
+
 /* Synapse 1.91+ can lock an account: a locked admin's login is 401
  * M_USER_LOCKED, said as what it is (exit 77), never retried. */
 static void
@@ -308,6 +332,7 @@ main (int argc, char **argv)
     }
   g_test_add ("/servers/synapse-latest/locked-admin", Fixture, &servers[1], setup,
               test_locked_admin, teardown);
+  g_test_add ("/servers/tuwunel/1.8-refused", Fixture, &servers[5], setup, test_old_tuwunel, teardown);
   /* Synapse's registration limit */
   g_test_add ("/servers/synapse/batch-waits-out-registration-limit", Fixture, &servers[0], setup,
               test_batch_waits_out_registration_limit, teardown);
