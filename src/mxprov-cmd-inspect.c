@@ -11,6 +11,7 @@
 #include "mxprov-commands.h"
 #include "mxprov-exit.h"
 #include "mxprov-log.h"
+#include "mxprov-probe.h"
 #include "mxprov-session.h"
 
 /* The bundle's text from "-" (standard input), a file, or the argument
@@ -241,52 +242,26 @@ run_checks (Checks *checks, MxprovHttp *http, const gchar *token, const MxprovBu
           "the room is not federated (m.federate false)", error != NULL ? error->message : NULL);
 }
 
-/* Does the server delegate login to an OAuth 2.0 service (MSC2965, MAS)?
- * Then the app logs in (through the compatibility layer) and joins, but
- * its password change, POST /account/password, has no endpoint there. */
-static gboolean
-login_is_delegated (MxprovHttp *http, gchar **out_issuer)
-{
-  static const gchar *const paths[] = {
-    "/_matrix/client/v1/auth_metadata",
-    "/_matrix/client/unstable/org.matrix.msc2965/auth_metadata",
-  };
-
-  for (gsize i = 0; i < G_N_ELEMENTS (paths); i++)
-    {
-      g_autoptr(json_object) answer = NULL;
-      g_autoptr(GError) error = NULL;
-      const gchar *issuer;
-
-      answer = mxprov_http_request (http, "GET", paths[i], NULL, NULL, NULL, &error);
-      if (answer == NULL)
-        continue;
-      issuer = mxprov_json_get_string (answer, "issuer", NULL);
-      if (issuer != NULL)
-        {
-          *out_issuer = g_strdup (issuer);
-          return TRUE;
-        }
-    }
-  return FALSE;
-}
-
 /* What the Lotti app would make of this bundle on this server: notes that
  * do not fail the verification (the account works), but that the admin
- * must hear before handing it over. */
+ * must hear before handing it over. On a server whose login is delegated
+ * to an OAuth 2.0 service (MSC2965, MAS; the probe's check) the app logs
+ * in through the compatibility layer and joins, but its password change,
+ * POST /account/password, has no endpoint. */
 static void
 report_lotti_notes (MxprovHttp *http, const MxprovBundle *bundle, const gchar *text)
 {
   g_autoptr(GError) error = NULL;
-  g_autofree gchar *issuer = NULL;
+  g_autoptr(MxprovProbe) probe = mxprov_probe_run (http, MXPROV_PROBE_OAUTH | MXPROV_PROBE_KNOWN_MATRIX,
+                                                   NULL);
 
   if (!mxprov_bundle_lotti_accepts (text, &error))
     printf ("WARN the Lotti app would refuse this bundle: %s%s\n", error->message,
             bundle->version == 1 ? "; make version 2 bundles (--bundle-version 2)" : "");
-  if (login_is_delegated (http, &issuer))
+  if (probe->oauth_issuer != NULL)
     printf ("WARN login on this server is delegated to %s (OAuth 2.0): the Lotti app can log in "
             "and join, but its password change (POST /_matrix/client/v3/account/password) has "
-            "no endpoint there\n", issuer);
+            "no endpoint there\n", probe->oauth_issuer);
 }
 
 gint
