@@ -18,6 +18,7 @@ mxprov_probe_free (MxprovProbe *self)
   g_free (self->software_source);
   g_strfreev (self->client_versions);
   g_free (self->oauth_issuer);
+  g_free (self->oauth_token_endpoint);
   g_clear_pointer (&self->registration_flows, g_ptr_array_unref);
   g_free (self->advice);
   g_free (self);
@@ -115,6 +116,15 @@ read_oauth (MxprovProbe *self, MxprovHttp *http)
     {
       g_autoptr(json_object) metadata = try_get (http, metadata_paths[i]);
       self->oauth_issuer = member_string (metadata, "issuer");
+      if (self->oauth_issuer == NULL)
+        continue;
+      self->oauth_token_endpoint = member_string (metadata, "token_endpoint");
+      /* Synapse passes MAS's own discovery document through, and only MAS
+       * has this key (backends-2026.md 1.1) */
+      self->mas = metadata != NULL
+                  && json_object_object_get_ex (metadata,
+                                                "org.matrix.matrix-authentication-service.graphql_endpoint",
+                                                NULL);
     }
 }
 
@@ -184,6 +194,18 @@ advise (MxprovProbe *self)
   const gchar *software = self->software != NULL ? self->software : "";
   g_autofree gchar *server = mxprov_probe_describe_server (self);
 
+  /* MAS is the backend only behind Synapse (backends-2026.md 1.1) */
+  if (self->mas && (g_strcmp0 (software, "Synapse") == 0 || self->software == NULL))
+    {
+      self->config = "examples/mas.conf";
+      self->advice = g_strdup_printf (
+        "login on %s is delegated to the Matrix Authentication Service (%s): use "
+        "examples/mas.conf with a MAS admin client (client-id= and its secret); accounts made "
+        "through Synapse's admin API or registration cannot log in there. The Lotti app logs in "
+        "and joins with such a bundle but cannot change its password (MAS serves no "
+        "/account/password)", server, self->oauth_issuer);
+      return;
+    }
   if (self->oauth_issuer != NULL && g_strcmp0 (software, "Tuwunel") != 0)
     {
       self->advice = g_strdup_printf (
@@ -285,6 +307,11 @@ mxprov_probe_fill_context (const MxprovProbe *self, MxprovContext *context)
     mxprov_context_set (context, "server.version", self->version, MXPROV_CONTEXT_FLAG_NONE);
   if (self->oauth_issuer != NULL)
     mxprov_context_set (context, "server.oauth_issuer", self->oauth_issuer, MXPROV_CONTEXT_FLAG_NONE);
+  if (self->oauth_token_endpoint != NULL)
+    mxprov_context_set (context, "server.oauth_token_endpoint", self->oauth_token_endpoint,
+                        MXPROV_CONTEXT_FLAG_NONE);
+  if (self->mas)
+    mxprov_context_set (context, "server.oauth_service", "MAS", MXPROV_CONTEXT_FLAG_NONE);
   mxprov_context_set (context, "server.advice", self->advice, MXPROV_CONTEXT_FLAG_NONE);
 }
 
@@ -328,6 +355,8 @@ mxprov_probe_to_json (const MxprovProbe *self)
   json_object_object_add (obj, "client_versions", strv_to_json ((const gchar *const *) self->client_versions));
   json_object_object_add (obj, "password_login", json_object_new_boolean (self->password_login));
   json_object_object_add (obj, "oauth_issuer", string_or_null (self->oauth_issuer));
+  json_object_object_add (obj, "oauth_token_endpoint", string_or_null (self->oauth_token_endpoint));
+  json_object_object_add (obj, "oauth_service", string_or_null (self->mas ? "MAS" : NULL));
   json_object_object_add (obj, "synapse_admin_api", json_object_new_boolean (self->synapse_admin_api));
   json_object_object_add (obj, "shared_secret_endpoint", json_object_new_boolean (self->shared_secret_endpoint));
   json_object_object_add (obj, "registration_open", json_object_new_boolean (self->registration_open));
@@ -355,7 +384,10 @@ mxprov_probe_print (const MxprovProbe *self)
           self->software_source != NULL ? ")" : "");
   printf ("client API:         %s\n", *versions != '\0' ? versions : "(no versions listed)");
   printf ("password login:     %s\n", self->password_login ? "yes" : "no");
-  printf ("login delegated to: %s\n", self->oauth_issuer != NULL ? self->oauth_issuer : "no one (the server's own)");
+  printf ("login delegated to: %s%s\n", self->oauth_issuer != NULL ? self->oauth_issuer : "no one (the server's own)",
+          self->mas ? " (Matrix Authentication Service)" : "");
+  if (self->oauth_token_endpoint != NULL)
+    printf ("token endpoint:     %s\n", self->oauth_token_endpoint);
   printf ("Synapse admin API:  %s\n", self->synapse_admin_api ? "yes (server_version answers)" : "no");
   printf ("shared secret:      %s\n", self->shared_secret_endpoint
                                         ? "the nonce endpoint answers (Synapse answers it even without a secret)"

@@ -19,6 +19,8 @@ typedef struct {
   GStrv client_versions;  /* from /_matrix/client/versions */
   gboolean password_login;
   gchar *oauth_issuer;    /* login delegated to this OAuth 2.0 issuer, or NULL */
+  gchar *oauth_token_endpoint; /* the issuer's token endpoint, or NULL */
+  gboolean mas;           /* the issuer is the Matrix Authentication Service */
   gboolean synapse_admin_api; /* /_synapse/admin/v1/server_version answered */
   gboolean shared_secret_endpoint; /* GET /_synapse/admin/v1/register gave a nonce */
   gboolean registration_open;      /* POST /register answered with flows */
@@ -47,7 +49,10 @@ MxprovProbe *mxprov_probe_run (MxprovHttp *http, MxprovProbeFlags flags, GError 
 /* What every run learns before its auth step (MXPROV_PROBE_IDENTIFY and
  * the OAuth delegation only): the context keys server.software,
  * server.version, server.oauth_issuer and server.advice, for steps that
- * must refuse a server they cannot serve before sending any credential. */
+ * must refuse a server they cannot serve before sending any credential;
+ * with login delegated, server.oauth_token_endpoint too, and
+ * server.oauth_service "MAS" when the issuer is the Matrix Authentication
+ * Service. */
 void mxprov_probe_fill_context (const MxprovProbe *self, MxprovContext *context);
 
 /* "Conduit 0.10.12", "Synapse", or "an unidentified homeserver" */

@@ -170,6 +170,110 @@ test_error_without_errcode (Fixture *f, gconstpointer data)
   g_assert_cmpint (mxprov_exit_code_for_error (error), ==, EX_UNAVAILABLE);
 }
 
+/* OAuth 2.0 errors (RFC 6749 5.2, MAS's token endpoint): the OAuth code is
+ * the errcode, the description the message. */
+static void
+test_oauth_error (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_STATUS, .status = 403,
+                            .body = "{\"error\":\"invalid_scope\",\"error_description\":"
+                                    "\"scope 'urn:mas:admin' not allowed\"}" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(json_object) answer = NULL;
+
+  add_fault (f, &fault, PERSISTENT);
+  answer = get_versions (f, &error);
+  g_assert_error (error, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_UNKNOWN);
+  g_assert_cmpstr (mxprov_matrix_error_get_errcode (error), ==, "invalid_scope");
+  g_assert_nonnull (strstr (error->message, "scope 'urn:mas:admin' not allowed (HTTP 403, invalid_scope)"));
+  g_assert_cmpint (mxprov_exit_code_for_error (error), ==, EX_PROTOCOL);
+}
+
+/* MAS's admin API: {"errors":[{"title"}]} and no code */
+static void
+test_mas_error (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_STATUS, .status = 404,
+                            .body = "{\"errors\":[{\"title\":\"User ID 01J0 not found\"}]}" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(json_object) answer = NULL;
+
+  add_fault (f, &fault, PERSISTENT);
+  answer = get_versions (f, &error);
+  g_assert_error (error, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_UNKNOWN);
+  g_assert_null (mxprov_matrix_error_get_errcode (error));
+  g_assert_cmpuint (mxprov_matrix_error_get_status (error), ==, 404);
+  g_assert_nonnull (strstr (error->message, "User ID 01J0 not found (HTTP 404)"));
+}
+
+/* 204 No Content (MAS's set-password) is a success with nothing to read */
+static void
+test_no_content (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_STATUS, .status = 204, .body = "" };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(json_object) answer = NULL;
+  guint status = 0;
+
+  add_fault (f, &fault, PERSISTENT);
+  answer = mxprov_http_request (f->http, "GET", "/_matrix/client/versions", NULL, NULL, &status, &error);
+  g_assert_no_error (error);
+  g_assert_cmpuint (status, ==, 204);
+  g_assert_true (json_object_is_type (answer, json_type_object));
+  g_assert_cmpint (json_object_object_length (answer), ==, 0);
+  g_assert_cmpuint (n_attempts (f), ==, 1);
+}
+
+/* A form POST with client_secret_basic: the fields encoded, the client's
+ * ID and secret in the Basic header and nowhere else. */
+static void
+test_post_form (Fixture *f, gconstpointer data)
+{
+  const TestFault fault = { .kind = TEST_FAULT_STATUS, .status = 200,
+                            .body = "{\"access_token\":\"mat_x\",\"expires_in\":300}" };
+  const gchar *const fields[] = { "grant_type", "client_credentials", "scope", "urn:mas:admin",
+                                  "token", "a b&c=d", NULL };
+  g_autoptr(GError) error = NULL;
+  g_autoptr(json_object) answer = NULL;
+  g_autofree gchar *raw = NULL;
+  g_autofree gchar *basic = g_base64_encode ((const guchar *) "01CLIENT:s3cret", 15);
+  g_autofree gchar *header = g_strconcat ("Authorization: Basic ", basic, NULL);
+
+  test_homeserver_add_fault (f->hs, "POST", "/oauth2/token", 0, 1, &fault);
+  answer = mxprov_http_post_form (f->http, "/oauth2/token", "01CLIENT", "s3cret", fields,
+                                  MXPROV_HTTP_FLAG_NONE, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_cmpstr (json_object_get_string (json_object_object_get (answer, "access_token")), ==, "mat_x");
+  raw = test_homeserver_get_raw_requests (f->hs);
+  g_assert_nonnull (strstr (raw, header));
+  g_assert_nonnull (strstr (raw, "grant_type=client_credentials&scope=urn%3Amas%3Aadmin&token=a%20b%26c%3Dd"));
+  g_assert_null (strstr (raw, "s3cret"));
+}
+
+/* A client for another origin takes the run's settings, its deadline too,
+ * and follows the deadline again when asked. */
+static void
+test_new_like (Fixture *f, gconstpointer data)
+{
+  g_autoptr(GError) error = NULL;
+  g_autoptr(MxprovHttp) like = NULL;
+  g_autoptr(json_object) answer = NULL;
+
+  mxprov_http_set_deadline (f->http, g_get_monotonic_time () - 1);
+  like = mxprov_http_new_like (f->http, test_homeserver_get_url (f->hs), &error);
+  g_assert_no_error (error);
+  answer = mxprov_http_request (like, "GET", "/_matrix/client/versions", NULL, NULL, NULL, &error);
+  g_assert_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_TIMEOUT);
+  g_clear_error (&error);
+  g_assert_cmpuint (n_attempts (f), ==, 0);
+  mxprov_http_set_deadline (f->http, g_get_monotonic_time () + 10 * G_USEC_PER_SEC);
+  mxprov_http_follow_deadline (like, f->http);
+  answer = mxprov_http_request (like, "GET", "/_matrix/client/versions", NULL, NULL, NULL, &error);
+  g_assert_no_error (error);
+  g_assert_nonnull (answer);
+  g_assert_cmpuint (n_attempts (f), ==, 1);
+}
+
 static void
 test_html_502 (Fixture *f, gconstpointer data)
 {
@@ -582,6 +686,11 @@ main (int argc, char **argv)
   ADD ("matrix-error", test_matrix_error);
   ADD ("unknown-token", test_unknown_token);
   ADD ("error-without-errcode", test_error_without_errcode);
+  ADD ("oauth-error", test_oauth_error);
+  ADD ("mas-error", test_mas_error);
+  ADD ("no-content", test_no_content);
+  ADD ("post-form", test_post_form);
+  ADD ("new-like", test_new_like);
   ADD ("html-502", test_html_502);
   ADD ("malformed-json", test_malformed_json);
   ADD ("json-not-object", test_json_not_object);

@@ -25,6 +25,15 @@ MxprovHttp *mxprov_http_new (const gchar *base_url, GError **error);
 void mxprov_http_free (MxprovHttp *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (MxprovHttp, mxprov_http_free)
 
+/* A client for another origin of the same run (MAS's, beside the
+ * homeserver's): `model`'s CA file, timeouts, size cap, retry policies and
+ * current deadline, its own connection. Since mxprov 0.3. */
+MxprovHttp *mxprov_http_new_like (MxprovHttp *model, const gchar *base_url, GError **error);
+/* Take `model`'s deadline again: the host gives rollback and cleanup a
+ * fresh one on the run's client, so a step holding a client made with
+ * mxprov_http_new_like calls this at the start of each entry. Since 0.3. */
+void mxprov_http_follow_deadline (MxprovHttp *self, MxprovHttp *model);
+
 const gchar *mxprov_http_get_base_url (MxprovHttp *self);
 /* PEM file of CA certificates to trust instead of the system's. */
 void mxprov_http_set_ca_file (MxprovHttp *self, const gchar *ca_file);
@@ -65,8 +74,9 @@ typedef enum {
 
 /* Send `method` to base_url + `path` (already percent-encoded, see
  * mxprov_http_escape) with an optional bearer token and JSON body.
- * On a 2xx answer returns the parsed JSON object and its status;
- * otherwise NULL and an error. The body is serialized into a buffer that is
+ * On a 2xx answer returns the parsed JSON object and its status (an empty
+ * object for 204 No Content, since 0.3); otherwise NULL and an error (MAS's
+ * {"errors":[{"title"}]} answers give their titles as the message). The body is serialized into a buffer that is
  * wiped after sending, since it may hold a password. */
 json_object *mxprov_http_request_full (MxprovHttp *self, const gchar *method,
                                        const gchar *path, const gchar *access_token,
@@ -77,6 +87,19 @@ json_object *mxprov_http_request (MxprovHttp *self, const gchar *method,
                                   const gchar *path, const gchar *access_token,
                                   json_object *body, guint *out_status,
                                   GError **error);
+
+/* POST an application/x-www-form-urlencoded body (OAuth 2.0 token and
+ * revocation endpoints): `fields` is name, value, name, value, …, NULL;
+ * values are percent-encoded here and wiped after sending. With client_id
+ * and client_secret (both or neither) the client authenticates with HTTP
+ * Basic (client_secret_basic). Answers and errors as for
+ * mxprov_http_request_full; an OAuth error {"error","error_description"}
+ * becomes an MXPROV_MATRIX_ERROR whose errcode is the OAuth code
+ * ("invalid_client"). Since mxprov 0.3. */
+json_object *mxprov_http_post_form (MxprovHttp *self, const gchar *path,
+                                    const gchar *client_id, const gchar *client_secret,
+                                    const gchar *const *fields, MxprovHttpFlags flags,
+                                    guint *out_status, GError **error);
 
 /* Percent-encode one path segment (user IDs, room IDs, event types). */
 gchar *mxprov_http_escape (const gchar *segment);

@@ -209,6 +209,33 @@ mxprov_http_new (const gchar *base_url, GError **error)
   return self;
 }
 
+MxprovHttp *
+mxprov_http_new_like (MxprovHttp *model, const gchar *base_url, GError **error)
+{
+  MxprovHttp *self;
+
+  g_return_val_if_fail (model != NULL, NULL);
+
+  self = mxprov_http_new (base_url, error);
+  if (self == NULL)
+    return NULL;
+  mxprov_http_set_ca_file (self, model->ca_file);
+  self->connect_timeout_ms = model->connect_timeout_ms;
+  self->request_timeout_ms = model->request_timeout_ms;
+  self->max_response_size = model->max_response_size;
+  self->rate_limit_retries = model->rate_limit_retries;
+  self->rate_limit_max_wait_ms = model->rate_limit_max_wait_ms;
+  self->max_retries = model->max_retries;
+  self->deadline_us = model->deadline_us;
+  return self;
+}
+
+void
+mxprov_http_follow_deadline (MxprovHttp *self, MxprovHttp *model)
+{
+  self->deadline_us = model->deadline_us;
+}
+
 void
 mxprov_http_free (MxprovHttp *self)
 {
@@ -438,12 +465,44 @@ matrix_error_from_json (guint status, json_object *obj, gint64 retry_after_heade
   const gchar *message = NULL;
   gint64 retry_after_ms = retry_after_header_ms;
 
+  g_autofree gchar *titles = NULL;
+
   if (json_object_object_get_ex (obj, "errcode", &member)
       && json_object_is_type (member, json_type_string))
     errcode = json_object_get_string (member);
-  if (json_object_object_get_ex (obj, "error", &member)
+  /* OAuth 2.0 (RFC 6749 5.2, MAS's token endpoint): "error" is the code,
+   * "error_description" the text */
+  if (errcode == NULL && json_object_object_get_ex (obj, "error", &member)
+      && json_object_is_type (member, json_type_string)
+      && (json_object_object_get_ex (obj, "error_description", NULL)
+          || strspn (json_object_get_string (member), "abcdefghijklmnopqrstuvwxyz_")
+               == strlen (json_object_get_string (member))))
+    {
+      errcode = json_object_get_string (member);
+      message = errcode;
+      if (json_object_object_get_ex (obj, "error_description", &member)
+          && json_object_is_type (member, json_type_string))
+        message = json_object_get_string (member);
+    }
+  else if (json_object_object_get_ex (obj, "error", &member)
       && json_object_is_type (member, json_type_string))
     message = json_object_get_string (member);
+  /* MAS's admin API: {"errors":[{"title":…}, …]}, no code at all */
+  else if (json_object_object_get_ex (obj, "errors", &member)
+           && json_object_is_type (member, json_type_array))
+    {
+      g_autoptr(GString) joined = g_string_new (NULL);
+      for (gsize i = 0; i < json_object_array_length (member); i++)
+        {
+          json_object *title = NULL;
+          if (json_object_object_get_ex (json_object_array_get_idx (member, i), "title", &title)
+              && json_object_is_type (title, json_type_string))
+            g_string_append_printf (joined, "%s%s", joined->len > 0 ? ": " : "",
+                                    json_object_get_string (title));
+        }
+      if (joined->len > 0)
+        message = titles = g_string_free (g_steal_pointer (&joined), FALSE);
+    }
   /* Dendrite answers some shared-secret errors with {"message": …} only. */
   else if (json_object_object_get_ex (obj, "message", &member)
            && json_object_is_type (member, json_type_string))
@@ -476,6 +535,9 @@ mxprov_http_parse_answer (guint status, const gchar *content_type, const gchar *
   json_object *obj = NULL;
   GError *matrix_error;
 
+  /* No Content (MAS's set-password): success with nothing to read */
+  if (status == 204)
+    return json_object_new_object ();
   if (len <= G_MAXINT)
     obj = json_tokener_parse_ex (tok, body, (int) len);
   if (obj == NULL || json_tokener_get_parse_end (tok) != len
@@ -595,8 +657,8 @@ mxprov_http_get_time_left_ms (MxprovHttp *self)
 /* One exchange, no retries: the parsed 2xx answer, or NULL and an error. */
 static json_object *
 perform_once (MxprovHttp *self, const gchar *method, const gchar *path, const gchar *url,
-              const gchar *access_token, const gchar *payload, gboolean retry_safe,
-              glong timeout_ms, guint *out_status, GError **error)
+              const gchar *authorization, const gchar *content_type_sent, const gchar *payload,
+              gboolean retry_safe, glong timeout_ms, guint *out_status, GError **error)
 {
   g_auto(HttpExchange) exchange = { .retry_after_header_ms = -1, .resend_allowed = retry_safe };
   g_autoptr(CurlSlist) headers = NULL;
@@ -614,10 +676,13 @@ perform_once (MxprovHttp *self, const gchar *method, const gchar *path, const gc
 
   headers = curl_slist_append (headers, "Accept: application/json");
   if (payload != NULL)
-    headers = curl_slist_append (headers, "Content-Type: application/json");
-  if (access_token != NULL)
     {
-      g_autoptr(MxprovSecret) auth = g_strconcat ("Authorization: Bearer ", access_token, NULL);
+      g_autofree gchar *content_type_header = g_strconcat ("Content-Type: ", content_type_sent, NULL);
+      headers = curl_slist_append (headers, content_type_header);
+    }
+  if (authorization != NULL)
+    {
+      g_autoptr(MxprovSecret) auth = g_strconcat ("Authorization: ", authorization, NULL);
       headers = curl_slist_append (headers, auth);
     }
   /* Expect: 100-continue would add a round trip for bodies over 1 kB. */
@@ -719,30 +784,25 @@ mask_query (const gchar *path)
   return g_string_free (g_steal_pointer (&shown), FALSE);
 }
 
-json_object *
-mxprov_http_request_full (MxprovHttp *self, const gchar *method, const gchar *path,
-                          const gchar *access_token, json_object *body, MxprovHttpFlags flags,
-                          guint *out_status, GError **error)
+/* The request with its retries (429s waited out, transient failures
+ * retried where that is safe), within the deadline. `payload` (of
+ * `content_type`) stays the caller's, who wipes it. */
+static json_object *
+send_with_retries (MxprovHttp *self, const gchar *method, const gchar *path,
+                   const gchar *authorization, const gchar *content_type, const gchar *payload,
+                   MxprovHttpFlags flags, guint *out_status, GError **error)
 {
   g_autofree gchar *url = NULL;
   g_autofree gchar *shown_path = NULL;
-  const gchar *payload = NULL;
   gboolean retry_safe;
   guint rate_limited = 0;
   guint retried = 0;
-
-  g_return_val_if_fail (self != NULL, NULL);
-  g_return_val_if_fail (method != NULL, NULL);
-  g_return_val_if_fail (path != NULL && path[0] == '/', NULL);
 
   retry_safe = (flags & MXPROV_HTTP_FLAG_RETRY_SAFE) || g_strcmp0 (method, "GET") == 0;
   url = g_strconcat (self->base_url, path, NULL);
   /* from here `path` is what logs and errors show: query values masked */
   shown_path = mask_query (path);
   path = shown_path;
-  if (body != NULL)
-    payload = json_object_to_json_string_ext (body, JSON_C_TO_STRING_PLAIN
-                                                    | JSON_C_TO_STRING_NOSLASHESCAPE);
 
   for (;;)
     {
@@ -755,17 +815,13 @@ mxprov_http_request_full (MxprovHttp *self, const gchar *method, const gchar *pa
         {
           g_set_error (error, MXPROV_HTTP_ERROR, MXPROV_HTTP_ERROR_TIMEOUT,
                        "%s %s: out of time (--timeout) before the request could be sent", method, path);
-          wipe_serialized (payload);
           return NULL;
         }
-      obj = perform_once (self, method, path, url, access_token, payload, retry_safe,
+      obj = perform_once (self, method, path, url, authorization, content_type, payload, retry_safe,
                           (glong) MIN ((gint64) self->request_timeout_ms, left),
                           out_status, &error_local);
       if (obj != NULL)
-        {
-          wipe_serialized (payload);
-          return obj;
-        }
+        return obj;
 
       /* 429: the server did nothing and says when to come back. */
       if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_LIMIT_EXCEEDED))
@@ -820,9 +876,69 @@ mxprov_http_request_full (MxprovHttp *self, const gchar *method, const gchar *pa
             }
         }
       g_propagate_error (error, g_steal_pointer (&error_local));
-      wipe_serialized (payload);
       return NULL;
     }
+}
+
+json_object *
+mxprov_http_request_full (MxprovHttp *self, const gchar *method, const gchar *path,
+                          const gchar *access_token, json_object *body, MxprovHttpFlags flags,
+                          guint *out_status, GError **error)
+{
+  g_autoptr(MxprovSecret) authorization = NULL;
+  const gchar *payload = NULL;
+  json_object *answer;
+
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (method != NULL, NULL);
+  g_return_val_if_fail (path != NULL && path[0] == '/', NULL);
+
+  if (access_token != NULL)
+    authorization = g_strconcat ("Bearer ", access_token, NULL);
+  if (body != NULL)
+    payload = json_object_to_json_string_ext (body, JSON_C_TO_STRING_PLAIN
+                                                    | JSON_C_TO_STRING_NOSLASHESCAPE);
+  answer = send_with_retries (self, method, path, authorization, "application/json", payload,
+                              flags, out_status, error);
+  wipe_serialized (payload);
+  return answer;
+}
+
+json_object *
+mxprov_http_post_form (MxprovHttp *self, const gchar *path, const gchar *client_id,
+                       const gchar *client_secret, const gchar *const *fields,
+                       MxprovHttpFlags flags, guint *out_status, GError **error)
+{
+  g_autoptr(MxprovSecret) authorization = NULL;
+  g_autoptr(GString) form = NULL;
+  json_object *answer;
+
+  g_return_val_if_fail (self != NULL, NULL);
+  g_return_val_if_fail (path != NULL && path[0] == '/', NULL);
+  g_return_val_if_fail ((client_id == NULL) == (client_secret == NULL), NULL);
+
+  if (client_id != NULL)
+    {
+      /* RFC 6749 2.3.1 would form-encode both first; MAS (the one server
+       * this is for) decodes neither, so they go as they are: client IDs
+       * are ULIDs and generated secrets need no encoding either way. */
+      g_autoptr(MxprovSecret) pair = g_strconcat (client_id, ":", client_secret, NULL);
+      g_autoptr(MxprovSecret) encoded = g_base64_encode ((const guchar *) pair, strlen (pair));
+      authorization = g_strconcat ("Basic ", encoded, NULL);
+    }
+  /* sized so that it never grows: a realloc would leave a copy of the
+   * secrets in freed memory */
+  form = g_string_sized_new (4096);
+  for (gsize i = 0; fields != NULL && fields[i] != NULL && fields[i + 1] != NULL; i += 2)
+    {
+      g_autoptr(MxprovSecret) value = g_uri_escape_string (fields[i + 1], NULL, FALSE);
+      g_string_append_printf (form, "%s%s=%s", i > 0 ? "&" : "", fields[i], value);
+    }
+  answer = send_with_retries (self, "POST", path, authorization,
+                              "application/x-www-form-urlencoded", form->str, flags, out_status,
+                              error);
+  mxprov_secret_wipe (form->str, form->len);
+  return answer;
 }
 
 json_object *
