@@ -45,6 +45,25 @@ warn_if_lotti_refuses (const gchar *encoded, guint self_version)
   g_once_init_leave (&warned, 1);
 }
 
+/* Under an OAuth service (MAS) the app logs in and joins, then fails at
+ * its first step, the password change (backends-2026.md 1.8): say it
+ * once per process, as above. */
+static void
+warn_if_app_cannot_rotate (MxprovContext *context)
+{
+  static gsize warned = 0;
+  const gchar *issuer = mxprov_context_get (context, "server.oauth_issuer");
+
+  if (issuer == NULL || !g_once_init_enter (&warned))
+    return;
+  g_warning ("login on this server is delegated to %s%s: the Lotti app logs in and joins with "
+             "this bundle but cannot change its password there (no /account/password under "
+             "OAuth), so it stops in its error state; other clients can use the bundle as it is",
+             issuer, g_strcmp0 (mxprov_context_get (context, "server.oauth_service"), "MAS") == 0
+                       ? " (the Matrix Authentication Service)" : "");
+  g_once_init_leave (&warned, 1);
+}
+
 static gboolean
 lotti_bundle_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
 {
@@ -74,6 +93,7 @@ lotti_bundle_run (MxprovPlugin *plugin, MxprovContext *context, GError **error)
                                    user_id, password, room_id);
   encoded = mxprov_bundle_encode (bundle);
   warn_if_lotti_refuses (encoded, self->version);
+  warn_if_app_cannot_rotate (context);
   mxprov_context_take (context, "bundle.json", mxprov_bundle_to_json (bundle),
                        MXPROV_CONTEXT_FLAG_SECRET);
   mxprov_context_take (context, "bundle.base64", g_steal_pointer (&encoded),

@@ -259,9 +259,10 @@ report_lotti_notes (MxprovHttp *http, const MxprovBundle *bundle, const gchar *t
     printf ("WARN the Lotti app would refuse this bundle: %s%s\n", error->message,
             bundle->version == 1 ? "; make version 2 bundles (--bundle-version 2)" : "");
   if (probe->oauth_issuer != NULL)
-    printf ("WARN login on this server is delegated to %s (OAuth 2.0): the Lotti app can log in "
+    printf ("WARN login on this server is delegated to %s (%s): the Lotti app can log in "
             "and join, but its password change (POST /_matrix/client/v3/account/password) has "
-            "no endpoint there\n", probe->oauth_issuer);
+            "no endpoint there\n", probe->oauth_issuer,
+            probe->mas ? "the Matrix Authentication Service" : "OAuth 2.0");
 }
 
 gint
