@@ -271,13 +271,57 @@ personal_session_scope (MxprovContext *context, const gchar *device_id)
   return g_strconcat (prefix, "api:* ", prefix, "device:", device_id, NULL);
 }
 
+/* After a personal session request whose answer was lost: every active
+ * session of a user this run made a moment ago is that request's, so
+ * revoke them before asking again, and none outlives the run. */
+static gboolean
+revoke_lost_sessions (MxprovHttp *mas, MxprovContext *context, const gchar *ulid, GError **error)
+{
+  g_autofree gchar *escaped = mxprov_http_escape (ulid);
+  g_autofree gchar *path = g_strdup_printf ("/personal-sessions?filter%%5Bactor_user%%5D=%s"
+                                            "&filter%%5Bstatus%%5D=active", escaped);
+  g_autoptr(json_object) answer = NULL;
+  json_object *data = NULL;
+
+  answer = mas_admin_request (mas, context, "GET", path, NULL, MXPROV_HTTP_FLAG_NONE, NULL, error);
+  if (answer == NULL)
+    return FALSE;
+  if (!json_object_object_get_ex (answer, "data", &data) || !json_object_is_type (data, json_type_array))
+    {
+      g_set_error_literal (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_BAD_ANSWER,
+                           "MAS's list of personal sessions has no \"data\" list");
+      return FALSE;
+    }
+  for (gsize i = 0; i < json_object_array_length (data); i++)
+    {
+      json_object *id = NULL;
+      g_autofree gchar *revoke_path = NULL;
+      g_autoptr(json_object) revoked = NULL;
+      g_autoptr(GError) error_local = NULL;
+
+      if (!json_object_object_get_ex (json_object_array_get_idx (data, i), "id", &id)
+          || !json_object_is_type (id, json_type_string))
+        continue;
+      revoke_path = escaped_path ("/personal-sessions/", json_object_get_string (id), "/revoke");
+      revoked = mas_admin_request (mas, context, "POST", revoke_path, NULL,
+                                   MXPROV_HTTP_FLAG_RETRY_SAFE, NULL, &error_local);
+      if (revoked == NULL && !mas_error_is (error_local, 409, NULL))
+        {
+          g_propagate_error (error, g_steal_pointer (&error_local));
+          return FALSE;
+        }
+    }
+  return TRUE;
+}
+
 /* POST /personal-sessions: a token for the user, owned by the admin
- * client, expiring by itself. FALSE with *out_unavailable when this MAS
- * has no personal sessions (before 1.5). */
+ * client, expiring by itself. NULL with *out_unavailable when this MAS
+ * has no personal sessions (before 1.5). With `recover` (a user this run
+ * made), a lost answer is cleaned up and the request made once more. */
 static gchar *
 open_personal_session (MasUser *self, MxprovHttp *mas, MxprovContext *context, const gchar *ulid,
-                       const gchar *device_id, guint lifetime_s, gboolean *out_unavailable,
-                       GError **error)
+                       const gchar *device_id, guint lifetime_s, gboolean recover,
+                       gboolean *out_unavailable, GError **error)
 {
   g_autoptr(json_object) body = json_object_new_object ();
   g_autoptr(MxprovSecretJson) answer = NULL;
@@ -295,6 +339,17 @@ open_personal_session (MasUser *self, MxprovHttp *mas, MxprovContext *context, c
    * nobody revokes (it expires, and rollback's deactivation ends it). */
   answer = mas_admin_request (mas, context, "POST", "/personal-sessions", body,
                               MXPROV_HTTP_FLAG_NONE, NULL, &error_local);
+  if (answer == NULL && recover && mxprov_error_maybe_applied (error_local))
+    {
+      g_message ("opening a personal session for %s: %s; revoking what it may have made and "
+                 "asking again", self->user_id, error_local->message);
+      g_clear_error (&error_local);
+      if (!revoke_lost_sessions (mas, context, ulid, &error_local))
+        g_prefix_error (&error_local, "cleaning up after a lost answer: ");
+      else
+        answer = mas_admin_request (mas, context, "POST", "/personal-sessions", body,
+                                    MXPROV_HTTP_FLAG_NONE, NULL, &error_local);
+    }
   if (answer == NULL)
     {
       if (mxprov_matrix_error_get_status (error_local) == 404
@@ -405,9 +460,10 @@ user_token (MasUser *self, MxprovHttp *mas, MxprovContext *context, const gchar 
     {
       g_autofree gchar *device_id = with_device ? mxprov_matrix_new_device_id () : NULL;
 
+      /* with_device: run, for a user it just made */
       token = open_personal_session (self, mas, context, ulid, device_id,
-                                     with_device ? self->token_lifetime_s : 300, &unavailable,
-                                     error);
+                                     with_device ? self->token_lifetime_s : 300, with_device,
+                                     &unavailable, error);
       if (token != NULL || !unavailable)
         return token;
       if (self->token_source == USER_TOKEN_PERSONAL_SESSION)
@@ -674,7 +730,7 @@ mas_user_status (MxprovPlugin *plugin, MxprovContext *context, json_object *repo
 
   if (personal_sessions_known_absent (context))
     return TRUE;
-  token = open_personal_session (self, self->mas, context, ulid, NULL, 300, &unavailable,
+  token = open_personal_session (self, self->mas, context, ulid, NULL, 300, FALSE, &unavailable,
                                  &error_local);
   if (token != NULL)
     mxprov_context_set (context, "user.token", token, MXPROV_CONTEXT_FLAG_SECRET);
