@@ -151,7 +151,7 @@ read_site (MasAuth *self, MxprovContext *context, GError **error)
       && json_object_is_type (member, json_type_string))
     mxprov_context_set (context, "mas.version", json_object_get_string (member),
                         MXPROV_CONTEXT_FLAG_NONE);
-  else if (version == NULL && mxprov_matrix_error_get_status (error_local) != 404)
+  else if (version == NULL && mas_error_status (error_local) != 404)
     {
       g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
                                   "MAS's admin API at %s" MAS_ADMIN_PREFIX " does not answer "
@@ -164,7 +164,7 @@ read_site (MasAuth *self, MxprovContext *context, GError **error)
 
   site = mas_admin_request (self->mas, context, "GET", "/site-config", NULL,
                             MXPROV_HTTP_FLAG_NONE, NULL, &error_local);
-  if (site == NULL && mxprov_matrix_error_get_status (error_local) != 404)
+  if (site == NULL && mas_error_status (error_local) != 404)
     {
       g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
                                   "reading MAS's site config: ");
@@ -258,9 +258,11 @@ mas_auth_cleanup (MxprovPlugin *plugin, MxprovContext *context)
   mxprov_http_follow_deadline (self->mas, mxprov_context_get_http (context));
   {
     const gchar *const fields[] = { "token", self->token, "token_type_hint", "access_token", NULL };
+    /* MAS answers 200 with no body (crates/handlers/src/oauth2/revoke.rs) */
     answer = mxprov_http_post_form (self->mas, MAS_REVOKE_PATH, self->client_id,
-                                    self->client_secret, fields, MXPROV_HTTP_FLAG_RETRY_SAFE, NULL,
-                                    &error);
+                                    self->client_secret, fields,
+                                    MXPROV_HTTP_FLAG_RETRY_SAFE | MXPROV_HTTP_FLAG_EMPTY_ANSWER_OK,
+                                    NULL, &error);
   }
   if (answer == NULL)
     g_warning ("could not revoke the MAS admin token (it lapses by itself within its lifetime): %s",

@@ -254,6 +254,14 @@ mas_admin_request (MxprovHttp *mas, MxprovContext *context, const gchar *method,
   return mxprov_http_request_full (mas, method, full_path, token, body, flags, out_status, error);
 }
 
+guint
+mas_error_status (const GError *error)
+{
+  if (error != NULL && error->domain == MXPROV_HTTP_ERROR)
+    return mxprov_http_error_get_status (error);
+  return mxprov_matrix_error_get_status (error);
+}
+
 gboolean
 mas_error_is (const GError *error, guint status, const gchar *title)
 {

@@ -62,6 +62,10 @@ json_object *mas_admin_request (MxprovHttp *mas, MxprovContext *context, const g
                                 const gchar *path, json_object *body, MxprovHttpFlags flags,
                                 guint *out_status, GError **error);
 
+/* The HTTP status of a failed request's answer, JSON or not (MAS answers
+ * a route it does not have with an HTML 404 page); 0 without one. */
+guint mas_error_status (const GError *error);
+
 /* Whether `error` is MAS's answer `status` with an error whose title
  * starts with `title` (MAS has no error codes: status and title are all). */
 gboolean mas_error_is (const GError *error, guint status, const gchar *title);

@@ -352,7 +352,8 @@ open_personal_session (MasUser *self, MxprovHttp *mas, MxprovContext *context, c
     }
   if (answer == NULL)
     {
-      if (mxprov_matrix_error_get_status (error_local) == 404
+      /* a route this MAS lacks: its HTML 404 page (crates/handlers/src/lib.rs) */
+      if (mas_error_status (error_local) == 404
           && !mas_error_is (error_local, 404, "User not found"))
         {
           *out_unavailable = TRUE;

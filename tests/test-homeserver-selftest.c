@@ -2809,10 +2809,12 @@ static void
 test_flavour_names (void)
 {
   const gchar *const *names = test_homeserver_list_flavours ();
-  const gchar *expected[] = { "synapse", "synapse-latest", "dendrite", "conduit", "continuwuity", "tuwunel" };
+  const gchar *expected[] = { "synapse", "synapse-latest", "dendrite", "conduit", "continuwuity", "tuwunel",
+                              "mas" };
   const TestHomeserverFlavour ids[] = {
     TEST_HOMESERVER_SYNAPSE, TEST_HOMESERVER_SYNAPSE_LATEST, TEST_HOMESERVER_DENDRITE,
     TEST_HOMESERVER_CONDUIT, TEST_HOMESERVER_CONTINUWUITY, TEST_HOMESERVER_TUWUNEL,
+    TEST_HOMESERVER_SYNAPSE_MAS,
   };
   g_autoptr(TestHomeserver) hs = test_homeserver_new ("example.test");
   g_autoptr(GError) error = NULL;

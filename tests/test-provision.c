@@ -950,25 +950,29 @@ test_plugins_command (Fixture *f, gconstpointer data)
 
   g_assert_cmpint (r->exit_code, ==, 0);
   lines = g_strsplit (g_strchomp (r->out), "\n", -1);
-  g_assert_cmpuint (g_strv_length (lines), ==, 9);
+  g_assert_cmpuint (g_strv_length (lines), ==, 11);
   g_assert_true (g_str_has_prefix (lines[0], "NAME"));
   /* in step order, then by name, each with its step, backend, keys and file */
-  g_assert_true (g_str_has_prefix (lines[1], "registration-token-auth "));
-  assert_contains (lines[1], " registration-token ");
-  g_assert_true (g_str_has_prefix (lines[2], "shared-secret-auth "));
-  assert_contains (lines[2], " shared-secret ");
-  g_assert_true (g_str_has_prefix (lines[3], "synapse-auth "));
-  assert_contains (lines[3], " auth ");
-  assert_contains (lines[3], "admin.user,admin.password");
-  assert_contains (lines[3], "synapse-auth.so");
-  g_assert_true (g_str_has_prefix (lines[4], "registration-token-user "));
-  assert_contains (lines[4], "registration.token,user.localpart");
-  g_assert_true (g_str_has_prefix (lines[5], "shared-secret-user "));
-  assert_contains (lines[5], "registration.secret,user.localpart");
-  g_assert_true (g_str_has_prefix (lines[6], "synapse-user "));
-  g_assert_true (g_str_has_prefix (lines[7], "matrix-room "));
-  g_assert_true (g_str_has_prefix (lines[8], "lotti-bundle "));
-  assert_contains (lines[8], "bundle.json,bundle.base64");
+  g_assert_true (g_str_has_prefix (lines[1], "mas-auth "));
+  assert_contains (lines[1], " mas ");
+  g_assert_true (g_str_has_prefix (lines[2], "registration-token-auth "));
+  assert_contains (lines[2], " registration-token ");
+  g_assert_true (g_str_has_prefix (lines[3], "shared-secret-auth "));
+  assert_contains (lines[3], " shared-secret ");
+  g_assert_true (g_str_has_prefix (lines[4], "synapse-auth "));
+  assert_contains (lines[4], " auth ");
+  assert_contains (lines[4], "admin.user,admin.password");
+  assert_contains (lines[4], "synapse-auth.so");
+  g_assert_true (g_str_has_prefix (lines[5], "mas-user "));
+  assert_contains (lines[5], "mas.url,mas.token,server.name,user.localpart");
+  g_assert_true (g_str_has_prefix (lines[6], "registration-token-user "));
+  assert_contains (lines[6], "registration.token,user.localpart");
+  g_assert_true (g_str_has_prefix (lines[7], "shared-secret-user "));
+  assert_contains (lines[7], "registration.secret,user.localpart");
+  g_assert_true (g_str_has_prefix (lines[8], "synapse-user "));
+  g_assert_true (g_str_has_prefix (lines[9], "matrix-room "));
+  g_assert_true (g_str_has_prefix (lines[10], "lotti-bundle "));
+  assert_contains (lines[10], "bundle.json,bundle.base64");
 }
 
 static void

@@ -70,6 +70,9 @@ typedef enum {
    * retried only when it certainly never reached the server (connection
    * refused) or was refused with 429. */
   MXPROV_HTTP_FLAG_RETRY_SAFE = 1 << 0,
+  /* A 2xx answer with an empty body is a success (an empty object), as
+   * for OAuth 2.0 token revocation (RFC 7009). Since mxprov 0.3. */
+  MXPROV_HTTP_FLAG_EMPTY_ANSWER_OK = 1 << 1,
 } MxprovHttpFlags;
 
 /* Send `method` to base_url + `path` (already percent-encoded, see

@@ -47,8 +47,9 @@ gboolean mxprov_matrix_report_password_login (MxprovHttp *http, const gchar *use
                                               const gchar *password, json_object *report,
                                               gchar **out_token, GError **error);
 
-/* Whether a server's version string ("1.9.0", "1.9.0 (abc123)") is at least
- * major.minor. FALSE for NULL or a string without a number. Since 0.2. */
+/* Whether a server's version string ("1.9.0", "1.9.0 (abc123)", since 0.3
+ * also "v1.22.0") is at least major.minor. FALSE for NULL or a string
+ * without a number. Since 0.2. */
 gboolean mxprov_matrix_version_at_least (const gchar *version, guint major, guint minor);
 
 /* The user deactivates its own account (POST /_matrix/client/v3/account/

@@ -658,7 +658,8 @@ mxprov_http_get_time_left_ms (MxprovHttp *self)
 static json_object *
 perform_once (MxprovHttp *self, const gchar *method, const gchar *path, const gchar *url,
               const gchar *authorization, const gchar *content_type_sent, const gchar *payload,
-              gboolean retry_safe, glong timeout_ms, guint *out_status, GError **error)
+              gboolean retry_safe, gboolean empty_ok, glong timeout_ms, guint *out_status,
+              GError **error)
 {
   g_auto(HttpExchange) exchange = { .retry_after_header_ms = -1, .resend_allowed = retry_safe };
   g_autoptr(CurlSlist) headers = NULL;
@@ -745,6 +746,12 @@ perform_once (MxprovHttp *self, const gchar *method, const gchar *path, const gc
   curl_easy_getinfo (self->curl, CURLINFO_RESPONSE_CODE, &status);
   curl_easy_getinfo (self->curl, CURLINFO_CONTENT_TYPE, &content_type);
   g_info ("%s %s -> %ld (%.1f ms)", method, path, status, elapsed_us / 1000.0);
+  if (empty_ok && status >= 200 && status < 300 && exchange.body->len == 0)
+    {
+      if (out_status != NULL)
+        *out_status = (guint) status;
+      return json_object_new_object ();
+    }
 
   obj = mxprov_http_parse_answer ((guint) status, content_type, exchange.body->str,
                                   exchange.body->len, exchange.retry_after_header_ms, error);
@@ -818,6 +825,7 @@ send_with_retries (MxprovHttp *self, const gchar *method, const gchar *path,
           return NULL;
         }
       obj = perform_once (self, method, path, url, authorization, content_type, payload, retry_safe,
+                          (flags & MXPROV_HTTP_FLAG_EMPTY_ANSWER_OK) != 0,
                           (glong) MIN ((gint64) self->request_timeout_ms, left),
                           out_status, &error_local);
       if (obj != NULL)

@@ -226,6 +226,9 @@ mxprov_matrix_version_at_least (const gchar *version, guint major, guint minor)
   guint64 got_major, got_minor = 0;
   gchar *end = NULL;
 
+  /* MAS says "v1.22.0" (git describe of its release tag) */
+  if (version != NULL && (version[0] == 'v' || version[0] == 'V'))
+    version++;
   if (version == NULL || !g_ascii_isdigit (version[0]))
     return FALSE;
   got_major = g_ascii_strtoull (version, &end, 10);

@@ -1,7 +1,8 @@
 /* mxprov-test-homeserver: the in-memory test homeserver as a process, for
  * `make demo` and the benchmark. It listens on 127.0.0.1 only, prints its
- * base URL and exits on its own after --lifetime seconds, so a forgotten
- * instance cannot outlive the run that started it.
+ * base URL (with --flavour mas, MAS's URL on a second line) and exits on
+ * its own after --lifetime seconds, so a forgotten instance cannot outlive
+ * the run that started it.
  */
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "mxprov-test-homeserver"
@@ -96,6 +97,10 @@ main (int argc, char **argv)
   g_autofree gchar *url_line = NULL;
   g_autofree gchar *registration_secret_file = NULL;
   g_autofree gchar *registration_secret = NULL;
+  g_autofree gchar *mas_client_id = NULL;
+  g_autofree gchar *mas_client_secret_file = NULL;
+  g_autofree gchar *mas_client_secret = NULL;
+  g_autofree gchar *mas_version = NULL;
   gboolean dendrite = FALSE;
   g_autofree gchar *flavour = NULL;
   g_autofree gchar *flavour_help = NULL;
@@ -122,7 +127,7 @@ main (int argc, char **argv)
     { "admin-token-file", 0, 0, G_OPTION_ARG_FILENAME, &admin_token_file,
       "Write an access token of the admin (a session of its own) to FILE, mode 0600", "FILE" },
     { "url-file", 0, 0, G_OPTION_ARG_FILENAME, &url_file,
-      "Write the base URL to FILE once listening", "FILE" },
+      "Write the base URL to FILE once listening (with --flavour mas, MAS's URL as a second line)", "FILE" },
     { "lifetime", 0, 0, G_OPTION_ARG_INT, &lifetime,
       "Exit after SECONDS (default: 120; 0: no limit)", "SECONDS" },
     { "exit-on-stdin-eof", 0, 0, G_OPTION_ARG_NONE, &exit_on_stdin_eof,
@@ -132,7 +137,7 @@ main (int argc, char **argv)
     { "synapse-costs", 0, 0, G_OPTION_ARG_NONE, &synapse_costs,
       "Take as long as Synapse 1.67 does per request (bcrypt 280 ms, createRoom 200 ms, others 5 ms)", NULL },
     { "no-login-rate-limit", 0, 0, G_OPTION_ARG_NONE, &no_login_rate_limit,
-      "Disable Synapse's per-account login rate limit", NULL },
+      "Disable the login rate limits (Synapse's per-account one; with --flavour mas, MAS's)", NULL },
     { "flavour", 0, 0, G_OPTION_ARG_STRING, &flavour,
       NULL /* flavour_help */, "NAME" },
     { "dendrite", 0, 0, G_OPTION_ARG_NONE, &dendrite,
@@ -143,6 +148,13 @@ main (int argc, char **argv)
     { "registration-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &registration_secret_file,
       "Enable shared-secret registration with the secret read from FILE "
       "(trailing newline removed)", "FILE" },
+    { "mas-client-id", 0, 0, G_OPTION_ARG_STRING, &mas_client_id,
+      "With --flavour mas: an admin client of MAS (in policy.data.admin_clients) with this ID", "ID" },
+    { "mas-client-secret-file", 0, 0, G_OPTION_ARG_FILENAME, &mas_client_secret_file,
+      "Read that client's secret from FILE (trailing newline removed)", "FILE" },
+    { "mas-version", 0, 0, G_OPTION_ARG_STRING, &mas_version,
+      "With --flavour mas: the MAS version to be (default: 1.22.0; below 1.5.0 there are no "
+      "personal sessions)", "VERSION" },
     { NULL, 0, 0, 0, NULL, NULL, NULL },
   };
 
@@ -183,6 +195,16 @@ main (int argc, char **argv)
       g_printerr ("mxprov-test-homeserver: --admin-user and --admin-password-file go together\n");
       return 2;
     }
+  if ((mas_client_id == NULL) != (mas_client_secret_file == NULL))
+    {
+      g_printerr ("mxprov-test-homeserver: --mas-client-id and --mas-client-secret-file go together\n");
+      return 2;
+    }
+  if ((mas_client_id != NULL || mas_version != NULL) && g_strcmp0 (flavour, "mas") != 0)
+    {
+      g_printerr ("mxprov-test-homeserver: --mas-client-id and --mas-version need --flavour mas\n");
+      return 2;
+    }
 
   server = test_homeserver_new (server_name != NULL ? server_name : "example.test");
   if (admin_user != NULL)
@@ -217,6 +239,18 @@ main (int argc, char **argv)
       g_printerr ("mxprov-test-homeserver: --flavour: %s\n", error->message);
       return 2;
     }
+  if (mas_client_id != NULL)
+    {
+      mas_client_secret = read_secret_file (mas_client_secret_file, "client secret", &error);
+      if (mas_client_secret == NULL)
+        {
+          g_printerr ("mxprov-test-homeserver: %s\n", error->message);
+          return 1;
+        }
+      test_homeserver_mas_add_client (server, mas_client_id, mas_client_secret, TRUE);
+    }
+  if (mas_version != NULL)
+    test_homeserver_mas_set_version (server, mas_version);
   for (guint i = 0; registration_tokens != NULL && registration_tokens[i] != NULL; i++)
     test_homeserver_add_registration_token (server, registration_tokens[i], 0);
   for (guint i = 0; users != NULL && users[i] != NULL; i++)
@@ -256,7 +290,11 @@ main (int argc, char **argv)
         }
     }
 
-  url_line = g_strdup_printf ("%s\n", test_homeserver_get_url (server));
+  /* the mas flavour's second port: MAS, on the line after */
+  if (test_homeserver_get_mas_url (server) != NULL)
+    url_line = g_strdup_printf ("%s\n%s\n", test_homeserver_get_url (server), test_homeserver_get_mas_url (server));
+  else
+    url_line = g_strdup_printf ("%s\n", test_homeserver_get_url (server));
   /* g_file_set_contents() renames into place, so a poller never reads half a URL */
   if (url_file != NULL && !g_file_set_contents (url_file, url_line, -1, &error))
     {

@@ -60,7 +60,9 @@ hs_handle_well_known (TestHomeserver *self, Request *req, Requester *who, gchar 
   const Flavour *flavour = self->flavour;
 
   (void) req, (void) who, (void) args;
-  if (self->well_known_set)
+  if (flavour->delegated_auth)
+    hs_mas_well_known (self, reply);
+  else if (self->well_known_set)
     hs_reply_raw (reply, self->well_known_status, NULL, self->well_known_body);
   else if (flavour->well_known_absent_type == NULL)
     hs_reply_error (reply, 404, flavour->well_known_absent_errcode, flavour->well_known_absent_body);

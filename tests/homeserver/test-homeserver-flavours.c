@@ -4,6 +4,12 @@
  * A flavour is data (names, versions, the error texts that differ) plus a
  * few hooks where the behaviour really differs; the handlers look at
  * self->flavour instead of comparing flavour IDs.
+ *
+ * The mas flavour is Synapse 1.157.1 whose login is delegated to MAS: its
+ * client API is synapse-latest's, but the routes Synapse does not register
+ * under MAS are absent (SYN synapse/rest/admin/__init__.py,
+ * rest/client/register.py, account.py, login.py), and the reverse proxy
+ * sends /login and /logout to MAS's compat API.
  */
 #undef G_LOG_DOMAIN
 #define G_LOG_DOMAIN "test-homeserver"
@@ -15,9 +21,15 @@
 
 const Route hs_routes[] = {
   { "GET", "_matrix/client/versions", AUTH_NONE, hs_handle_versions, FOR_ALL, FALSE },
-  { "GET", "_matrix/client/{v}/login", AUTH_NONE, hs_handle_login_flows, FOR_ALL, FALSE },
-  { "POST", "_matrix/client/{v}/login", AUTH_NONE, hs_handle_login, FOR_ALL, FALSE },
-  { "POST", "_matrix/client/{v}/logout", AUTH_USER, hs_handle_logout, FOR_ALL, TRUE },
+  { "GET", "_matrix/client/{v}/login", AUTH_NONE, hs_handle_login_flows, FOR_OWN_AUTH, FALSE },
+  { "POST", "_matrix/client/{v}/login", AUTH_NONE, hs_handle_login, FOR_OWN_AUTH, FALSE },
+  { "POST", "_matrix/client/{v}/logout", AUTH_USER, hs_handle_logout, FOR_OWN_AUTH, TRUE },
+  /* under MAS, the reverse proxy sends these to MAS's compat API, which
+   * reads the access token itself */
+  { "GET", "_matrix/client/{v}/login", AUTH_NONE, hs_mas_handle_login_flows, FOR_MAS, FALSE },
+  { "POST", "_matrix/client/{v}/login", AUTH_NONE, hs_mas_handle_login, FOR_MAS, FALSE },
+  { "POST", "_matrix/client/{v}/logout", AUTH_NONE, hs_mas_handle_logout, FOR_MAS, FALSE },
+  { "POST", "_matrix/client/{v}/logout/all", AUTH_NONE, hs_mas_handle_logout_all, FOR_MAS, FALSE },
   { "GET", "_matrix/client/{v}/account/whoami", AUTH_USER, hs_handle_whoami, FOR_ALL, FALSE },
   { "POST", "_matrix/client/{v}/createRoom", AUTH_USER, hs_handle_create_room, FOR_ALL, FALSE },
   { "GET", "_matrix/client/{v}/rooms/{}/state", AUTH_USER, hs_handle_room_state_all, FOR_ALL, FALSE },
@@ -25,7 +37,8 @@ const Route hs_routes[] = {
   { "GET", "_matrix/client/{v}/rooms/{}/state/{}/{}", AUTH_USER, hs_handle_room_state, FOR_ALL, FALSE },
   { "GET", "_matrix/client/{v}/rooms/{}/joined_members", AUTH_USER, hs_handle_joined_members, FOR_ALL, FALSE },
   { "GET", "_matrix/client/{v}/joined_rooms", AUTH_USER, hs_handle_joined_rooms, FOR_ALL, FALSE },
-  { "POST", "_matrix/client/{v}/account/deactivate", AUTH_USER, hs_handle_account_deactivate, FOR_ALL, FALSE },
+  { "POST", "_matrix/client/{v}/account/deactivate", AUTH_USER, hs_handle_account_deactivate, FOR_OWN_AUTH,
+    FALSE },
   /* the token is optional: the handler authenticates when there is one */
   { "POST", "_matrix/client/{v}/account/password", AUTH_NONE, hs_handle_account_password, FOR_SYNAPSES, FALSE },
   { "POST", "_matrix/client/{v}/rooms/{}/leave", AUTH_USER, hs_handle_room_leave, FOR_ALL, FALSE },
@@ -37,39 +50,53 @@ const Route hs_routes[] = {
     FOR_SYNAPSES | FOR_CONDUITS, FALSE },
   { "GET", "_matrix/client/v1/register/m.login.registration_token/validity", AUTH_NONE,
     hs_handle_token_validity, FOR_SYNAPSES | FOR_CONTINUWUITY | FOR_TUWUNEL, FALSE },
+  /* Synapse under MAS: only application services may register */
+  { "POST", "_matrix/client/{v}/register", AUTH_NONE, hs_mas_handle_register, FOR_MAS, FALSE },
   /* discovery */
   { "GET", ".well-known/matrix/client", AUTH_NONE, hs_handle_well_known, FOR_ALL, FALSE },
   { "GET", "_matrix/federation/v1/version", AUTH_NONE, hs_handle_federation_version, FOR_ALL, FALSE },
   { "GET", "_tuwunel/server_version", AUTH_NONE, hs_handle_brand_server_version, FOR_TUWUNEL, FALSE },
   { "GET", "_continuwuity/server_version", AUTH_NONE, hs_handle_brand_server_version, FOR_CONTINUWUITY, FALSE },
   { "GET", "_synapse/admin/v1/server_version", AUTH_NONE, hs_handle_server_version,
-    FOR_SYNAPSES | FOR_TUWUNEL, FALSE },
+    FOR_SYNAPSES | FOR_MAS | FOR_TUWUNEL, FALSE },
+  /* registered only while MAS is on (SYN synapse/rest/client/auth_metadata.py) */
+  { "GET", "_matrix/client/v1/auth_metadata", AUTH_NONE, hs_mas_handle_auth_metadata, FOR_MAS, FALSE },
+  { "GET", "_matrix/client/unstable/org.matrix.msc2965/auth_metadata", AUTH_NONE, hs_mas_handle_auth_metadata,
+    FOR_MAS, FALSE },
+  { "GET", "_matrix/client/unstable/org.matrix.msc2965/auth_issuer", AUTH_NONE, hs_mas_handle_auth_issuer,
+    FOR_MAS, FALSE },
   /* shared-secret registration */
   { "GET", "_synapse/admin/v1/register", AUTH_NONE, hs_handle_register_nonce, FOR_SYNAPSES | FOR_DENDRITE, FALSE },
   { "GET", "_synapse/admin/v1/register", AUTH_NONE, hs_tuwunel_register_nonce, FOR_TUWUNEL, FALSE },
   { "POST", "_synapse/admin/v1/register", AUTH_NONE, hs_handle_register,
     FOR_SYNAPSES | FOR_DENDRITE | FOR_TUWUNEL, FALSE },
-  /* the Synapse admin API, and Tuwunel 1.9's own take on part of it */
+  /* the Synapse admin API, and Tuwunel 1.9's own take on part of it;
+   * under MAS Synapse drops users/<id>/admin, login-as, reset_password,
+   * shared-secret registration and the registration tokens */
   { "GET", "_synapse/admin/v1/users/{}/admin", AUTH_ADMIN, hs_handle_user_admin, FOR_SYNAPSES, FALSE },
   { "GET", "_synapse/admin/v1/users/{}/admin", AUTH_ADMIN, hs_tuwunel_user_admin, FOR_TUWUNEL, FALSE },
-  { "GET", "_synapse/admin/v2/users/{}", AUTH_ADMIN, hs_handle_get_user, FOR_SYNAPSES, FALSE },
+  { "GET", "_synapse/admin/v2/users/{}", AUTH_ADMIN, hs_handle_get_user, FOR_SYNAPSES | FOR_MAS, FALSE },
   { "GET", "_synapse/admin/v2/users/{}", AUTH_ADMIN, hs_tuwunel_get_user, FOR_TUWUNEL, FALSE },
-  { "PUT", "_synapse/admin/v2/users/{}", AUTH_ADMIN, hs_handle_put_user, FOR_SYNAPSES | FOR_TUWUNEL, FALSE },
-  { "GET", "_synapse/admin/v1/username_available", AUTH_ADMIN, hs_handle_username_available, FOR_SYNAPSES, FALSE },
+  { "PUT", "_synapse/admin/v2/users/{}", AUTH_ADMIN, hs_handle_put_user, FOR_SYNAPSES | FOR_MAS | FOR_TUWUNEL,
+    FALSE },
+  { "GET", "_synapse/admin/v1/username_available", AUTH_ADMIN, hs_handle_username_available,
+    FOR_SYNAPSES | FOR_MAS, FALSE },
   { "GET", "_synapse/admin/v1/username_available", AUTH_ADMIN, hs_tuwunel_username_available, FOR_TUWUNEL,
     FALSE },
   { "POST", "_synapse/admin/v1/users/{}/login", AUTH_ADMIN, hs_handle_login_as_user, FOR_SYNAPSES | FOR_TUWUNEL,
     FALSE },
-  { "POST", "_synapse/admin/v1/deactivate/{}", AUTH_ADMIN, hs_handle_deactivate, FOR_SYNAPSES, FALSE },
+  { "POST", "_synapse/admin/v1/deactivate/{}", AUTH_ADMIN, hs_handle_deactivate, FOR_SYNAPSES | FOR_MAS, FALSE },
   { "POST", "_synapse/admin/v1/deactivate/{}", AUTH_ADMIN, hs_tuwunel_deactivate, FOR_TUWUNEL, FALSE },
-  { "DELETE", "_synapse/admin/v1/rooms/{}", AUTH_ADMIN, hs_handle_delete_room, FOR_SYNAPSES | FOR_TUWUNEL, FALSE },
-  { "GET", "_synapse/admin/v1/rooms/{}", AUTH_ADMIN, hs_handle_admin_room, FOR_SYNAPSES | FOR_TUWUNEL, FALSE },
-  { "GET", "_synapse/admin/v1/rooms/{}/state", AUTH_ADMIN, hs_handle_admin_room_state, FOR_SYNAPSES | FOR_TUWUNEL,
+  { "DELETE", "_synapse/admin/v1/rooms/{}", AUTH_ADMIN, hs_handle_delete_room, FOR_SYNAPSES | FOR_MAS | FOR_TUWUNEL,
     FALSE },
+  { "GET", "_synapse/admin/v1/rooms/{}", AUTH_ADMIN, hs_handle_admin_room, FOR_SYNAPSES | FOR_MAS | FOR_TUWUNEL,
+    FALSE },
+  { "GET", "_synapse/admin/v1/rooms/{}/state", AUTH_ADMIN, hs_handle_admin_room_state,
+    FOR_SYNAPSES | FOR_MAS | FOR_TUWUNEL, FALSE },
   { "GET", "_synapse/admin/v2/users/{}/devices", AUTH_ADMIN, hs_handle_admin_user_devices,
-    FOR_SYNAPSES | FOR_TUWUNEL, FALSE },
+    FOR_SYNAPSES | FOR_MAS | FOR_TUWUNEL, FALSE },
   { "GET", "_synapse/admin/v1/users/{}/joined_rooms", AUTH_ADMIN, hs_handle_admin_user_joined_rooms,
-    FOR_SYNAPSES | FOR_TUWUNEL, FALSE },
+    FOR_SYNAPSES | FOR_MAS | FOR_TUWUNEL, FALSE },
   { "POST", "_synapse/admin/v1/reset_password/{}", AUTH_ADMIN, hs_handle_reset_password, FOR_SYNAPSES, FALSE },
   { "POST", "_synapse/admin/v1/reset_password/{}", AUTH_ADMIN, hs_tuwunel_reset_password, FOR_TUWUNEL, FALSE },
   /* registration tokens; "new" before the {} that would take it */
@@ -422,11 +449,58 @@ static const Flavour flavours[] = {
     .login_as = hs_login_as_tuwunel,
     .user_json = hs_user_json_tuwunel,
   },
+  {
+    /* synapse-latest with matrix_authentication_service enabled
+     * (backends-2026.md 1); MAS itself is in test-homeserver-mas.c */
+    .id = TEST_HOMESERVER_SYNAPSE_MAS,
+    .name = "mas",
+    .title = "Synapse 1.157.1 with MAS 1.22.0",
+    .version = "1.157.1",
+    .federation_name = "Synapse",
+    .federation_always = TRUE,
+    .server_header = "Synapse/1.157.1",
+    .python_version = NULL,
+    .client_versions = synapse_latest_versions,
+    .login_home_server = FALSE,                /* MAS's compat login has none */
+    .login_forbidden_text = "Invalid username/password",
+    .login_limits = LOGIN_LIMITS_NONE,         /* MAS limits its compat login itself */
+    .retry_after_header = TRUE,
+    /* MasDelegatedAuth.get_user_by_req() has no lock check of its own: MAS
+     * answers that a locked user's token is not active */
+    .locks_users = FALSE,
+    .localpart_plus = TRUE,
+    .token_style = TOKENS_SYNAPSE,
+    .default_room_version = "12",
+    .max_room_version = 12,
+    .room_creation_limit = TRUE,
+    .put_user_created_status = 201,
+    .nonce_lifetime_s = 60,
+    .nonce_alphabet = "0123456789abcdef",
+    .nonce_length = 128,
+    /* only for a test-set well-known; without one Synapse serves its own
+     * (hs_mas_well_known) */
+    .well_known_absent_type = NULL,
+    .well_known_absent_errcode = "M_NOT_FOUND",
+    .well_known_absent_body = ".well-known not available",
+    .unrecognized_text = "Unrecognized request",
+    .method_not_allowed_text = "Unrecognized request",
+    .not_admin_text = "You are not a server admin",
+    .delegated_auth = TRUE,
+    .admin_by_scope = TRUE,
+    .authenticate = hs_mas_authenticate_locked,
+    .serves_path = NULL,
+    .shared_secret_register = NULL,
+    .self_deactivate = NULL,
+    .client_register = NULL,
+    .put_user = hs_put_user_synapse,
+    .login_as = NULL,
+    .user_json = hs_user_json_synapse,
+  },
 };
 
 /* flavours[]' names, in its order */
 static const gchar *const flavour_names[] = {
-  "synapse", "synapse-latest", "dendrite", "conduit", "continuwuity", "tuwunel", NULL,
+  "synapse", "synapse-latest", "dendrite", "conduit", "continuwuity", "tuwunel", "mas", NULL,
 };
 G_STATIC_ASSERT (G_N_ELEMENTS (flavour_names) == G_N_ELEMENTS (flavours) + 1);
 

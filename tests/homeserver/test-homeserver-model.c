@@ -189,7 +189,13 @@ gboolean
 hs_path_matches (const gchar *pattern, const gchar *path)
 {
   gsize len = strlen (pattern);
+  const gchar *star = strchr (pattern, '*');
 
+  /* a '*' inside the pattern (standing for an ID the test cannot know,
+   * as in a MAS user's set-password path) matches any run of characters,
+   * '/' included */
+  if (star != NULL && star != pattern + len - 1)
+    return g_pattern_match_simple (pattern, path);
   if (len > 0 && pattern[len - 1] == '*')
     return strncmp (pattern, path, len - 1) == 0;
   return g_strcmp0 (pattern, path) == 0;

@@ -43,6 +43,7 @@ G_DEFINE_AUTOPTR_CLEANUP_FUNC (json_object, json_object_put)
 #define UIA_TOKEN "m.login.registration_token"
 
 typedef struct _Flavour Flavour;
+typedef struct _MasState MasState;
 
 typedef struct {
   gchar *user_id;
@@ -153,6 +154,80 @@ typedef struct {
   GPtrArray *flows;   /* GStrv each */
 } UiaSession;
 
+/* MAS (the mas flavour's Matrix Authentication Service): its static
+ * OAuth 2.0 clients (MAS crates/config/src/sections/clients.rs) */
+typedef struct {
+  gchar *client_id;
+  gchar *secret;        /* NULL: a public client (token_endpoint_auth_method none) */
+  gboolean admin;       /* listed in policy.data.admin_clients */
+} MasClient;
+
+/* A MAS user (MAS crates/data-model/src/users.rs); times are epoch us, 0: null */
+typedef struct {
+  gchar *id;            /* ULID */
+  gchar *username;      /* the Matrix localpart */
+  gint64 created_at;
+  gint64 locked_at;
+  gint64 deactivated_at;
+  gboolean admin;       /* can_request_admin */
+  gchar *password;      /* the active password, in clear here; NULL: none set */
+} MasUser;
+
+/* A client-credentials OAuth 2.0 session and its one access token: what
+ * POST /oauth2/token hands out */
+typedef struct {
+  gchar *session_id;    /* ULID */
+  gchar *token;         /* mat_... */
+  gchar *client_id;
+  gchar *scope;         /* normalised: sorted tokens, one space apart; may be "" */
+  gint64 created_at;
+  gint64 expires_at;
+  gboolean finished;    /* the session ended (revoked) */
+} MasAdminToken;
+
+/* A personal session and its current personal access token (MAS >= 1.5.0) */
+typedef struct {
+  gchar *id;            /* ULID */
+  gchar *owner_client_id; /* the admin client that made it, or NULL */
+  gchar *owner_user_id; /* or the MasUser whose personal session made it */
+  gchar *actor_user_id; /* the MasUser it acts as */
+  gchar *human_name;
+  gchar *scope;         /* normalised */
+  gint64 created_at;
+  gint64 revoked_at;
+  gchar *token;         /* mpt_... */
+  gint64 expires_at;    /* 0: never */
+} MasPersonalSession;
+
+/* A compatibility session: a password login through the compat API */
+typedef struct {
+  gchar *id;            /* ULID */
+  gchar *user_id;       /* the MasUser */
+  gchar *device_id;
+  gchar *token;         /* mct_... */
+  gchar *refresh_token; /* mcr_..., or NULL */
+  gint64 token_expires_at; /* 0: never (no refresh_token asked) */
+  gchar *human_name;    /* initial_device_display_name */
+  gchar *user_agent;
+  gint64 created_at;
+  gint64 finished_at;
+} MasCompatSession;
+
+struct _MasState {
+  GPtrArray *clients;   /* MasClient */
+  GPtrArray *users;     /* MasUser, in creation order */
+  GPtrArray *admin_tokens;      /* MasAdminToken */
+  GPtrArray *personal_sessions; /* MasPersonalSession */
+  GPtrArray *compat_sessions;   /* MasCompatSession */
+  gchar *version;       /* "1.22.0" */
+  guint token_ttl_s;    /* experimental.access_token_ttl */
+  gboolean password_login; /* passwords.enabled */
+  guint minimum_complexity; /* passwords.minimum_complexity */
+  gint64 ulid_ms;       /* the last ULID's time and random part, to keep them ordered */
+  guint8 ulid_random[10];
+  gchar *url;           /* "http://127.0.0.1:PORT" while it listens, else NULL */
+};
+
 struct _TestHomeserver {
   gchar *server_name;
 
@@ -187,6 +262,7 @@ struct _TestHomeserver {
   gboolean thread_ready;
   GError *start_error;
   guint port;
+  guint mas_port;     /* 0: MAS is not listening (not the mas flavour at start) */
 
   GThread *thread;
   GMainContext *context;
@@ -196,6 +272,13 @@ struct _TestHomeserver {
   GPtrArray *pending; /* Request held back by a delay; server thread only */
   GTlsCertificate *tls_certificate; /* serve https when set; set before start */
   SoupServer *server;               /* server thread only */
+  SoupServer *mas_server;           /* server thread only; the mas flavour's second port */
+
+  /* The Matrix Authentication Service of the mas flavour: its clients,
+   * users, sessions and tokens (test-homeserver-mas.c), under lock. It is
+   * kept for every flavour, so that users seeded before the flavour is
+   * chosen exist in MAS too; only the mas flavour looks at it. */
+  MasState *mas;
 };
 
 /* An answer: JSON, or (raw != NULL) a body sent as is */
@@ -203,9 +286,13 @@ typedef struct {
   guint status;
   json_object *json;
   gchar *raw;
-  const gchar *content_type; /* for raw; NULL = application/json */
+  const gchar *content_type; /* for raw; NULL = application/json, HS_NO_CONTENT_TYPE: none */
   guint retry_after_s;       /* a Retry-After header; 0: none */
+  const gchar *const *headers; /* static NULL-terminated name, value pairs to add, or NULL */
 } Reply;
+
+/* Reply.content_type of an answer without a body type (MAS's empty 200s and 204s) */
+#define HS_NO_CONTENT_TYPE ""
 
 typedef struct {
   TestHomeserver *self;
@@ -215,6 +302,7 @@ typedef struct {
   gchar **segments;  /* percent-decoded; NULL if the path has a bad escape */
   GHashTable *query; /* decoded parameters, or NULL */
   gchar *authorization;
+  gchar *content_type; /* the Content-Type header, or NULL */
   gchar *user_agent; /* "" without a User-Agent header, as Synapse records it */
   gchar *remote_ip;
   gchar *body;
@@ -226,12 +314,16 @@ typedef struct {
   gboolean allow_locked;     /* the route lets a locked user through */
   gboolean handled;          /* handled on arrival, answer held back */
   Reply early;               /* its answer */
+  gboolean mas_port;         /* it came to the MAS listener of the mas flavour */
+  gboolean answered_by_mas;  /* MAS answered it (its own port, or the compat API the
+                              * reverse proxy sends it): no Synapse Server header */
 } Request;
 
 typedef struct {
   gchar *user_id;
   gchar *device_id;
   gchar *token;
+  gboolean scoped_admin; /* mas: the token's scope holds urn:synapse:admin:* */
 } Requester;
 
 typedef void (*HandlerFunc) (TestHomeserver *self, Request *req, Requester *who,
@@ -348,8 +440,18 @@ struct _Flavour {
   const gchar *unrecognized_text;       /* 404 M_UNRECOGNIZED: no such path */
   const gchar *method_not_allowed_text; /* 405 M_UNRECOGNIZED: the path with another method */
   const gchar *not_admin_text;          /* 403 M_FORBIDDEN on an admin route */
+  /* Synapse with its login delegated to MAS (the mas flavour): MAS runs
+   * on a second port, and Synapse asks it about every access token */
+  gboolean delegated_auth;
+  /* an admin is a token whose scope holds urn:synapse:admin:* (SYN
+   * synapse/api/auth/mas.py is_server_admin()), not a user flag */
+  gboolean admin_by_scope;
   /* hooks; a handler hook is NULL where hs_routes[] does not send the
    * flavour to the endpoint */
+  /* the access token of a request: fills `who`, or answers 401; NULL: the
+   * server's own token table (hs_authenticate_locked) */
+  gboolean (*authenticate) (TestHomeserver *self, Request *req, const gchar *token, Requester *who,
+                            Reply *reply);
   /* FALSE: answer a path 404 before routing, whatever hs_routes[] says;
    * NULL: routing decides alone */
   gboolean (*serves_path) (TestHomeserver *self, gchar **segments);
@@ -369,9 +471,15 @@ struct _Flavour {
 #define FOR_CONDUIT (1u << TEST_HOMESERVER_CONDUIT)
 #define FOR_CONTINUWUITY (1u << TEST_HOMESERVER_CONTINUWUITY)
 #define FOR_TUWUNEL (1u << TEST_HOMESERVER_TUWUNEL)
+#define FOR_MAS (1u << TEST_HOMESERVER_SYNAPSE_MAS)
+/* the Synapses that log their users in themselves; Synapse under MAS has
+ * none of their login, registration and password routes */
 #define FOR_SYNAPSES (FOR_SYNAPSE | FOR_SYNAPSE_LATEST)
 #define FOR_CONDUITS (FOR_CONDUIT | FOR_CONTINUWUITY | FOR_TUWUNEL)
-#define FOR_ALL (FOR_SYNAPSES | FOR_DENDRITE | FOR_CONDUITS)
+/* the servers that keep their own accounts and passwords: every flavour
+ * but mas */
+#define FOR_OWN_AUTH (FOR_SYNAPSES | FOR_DENDRITE | FOR_CONDUITS)
+#define FOR_ALL (FOR_OWN_AUTH | FOR_MAS)
 
 /* test-homeserver.c */
 gboolean hs_authenticate_locked (TestHomeserver *self, Request *req, Requester *who, Reply *reply);
@@ -539,6 +647,49 @@ void hs_fault_rule_free (FaultRule *rule);
 guint hs_apply_fault (SoupServerMessage *msg, const TestFault *fault);
 FaultRule *hs_find_fault_locked (TestHomeserver *self, const gchar *method, const gchar *path);
 guint hs_synapse_cost_ms (const Request *req);
+
+/* test-homeserver-mas.c: MAS itself, on its own port */
+MasState *hs_mas_state_new (void);
+void hs_mas_state_free (MasState *mas);
+void hs_mas_handle_request (TestHomeserver *self, Request *req, Reply *reply);
+gchar *hs_mas_ulid_new_locked (TestHomeserver *self);
+gchar *hs_mas_token_new (const gchar *prefix);
+const gchar *hs_mas_token_type (const gchar *token, gchar **format_error);
+gchar *hs_mas_base_url_locked (TestHomeserver *self, const gchar *path);
+json_object *hs_mas_discovery_json (TestHomeserver *self);
+MasUser *hs_mas_lookup_user_by_name (TestHomeserver *self, const gchar *username);
+MasUser *hs_mas_lookup_user_by_id (TestHomeserver *self, const gchar *id);
+MasUser *hs_mas_add_user_locked (TestHomeserver *self, const gchar *username);
+void hs_mas_seed_user_locked (TestHomeserver *self, const gchar *localpart, const gchar *password,
+                              gboolean admin);
+gchar *hs_mas_user_mxid (TestHomeserver *self, const MasUser *user);
+gboolean hs_mas_personal_session_active (const MasPersonalSession *session, gboolean unexpired);
+MasCompatSession *hs_mas_lookup_compat_token (TestHomeserver *self, const gchar *token);
+MasPersonalSession *hs_mas_lookup_personal_token (TestHomeserver *self, const gchar *token);
+MasAdminToken *hs_mas_lookup_admin_token (TestHomeserver *self, const gchar *token);
+MasCompatSession *hs_mas_compat_session_start_locked (TestHomeserver *self, MasUser *user, const gchar *device_id,
+                                                      const gchar *human_name, const gchar *user_agent);
+void hs_mas_sync_devices_locked (TestHomeserver *self, const MasUser *user);
+gboolean hs_mas_scope_has (const gchar *scope, const gchar *token);
+gboolean hs_mas_is_json_type (const gchar *content_type);
+gboolean hs_mas_scope_device (const gchar *scope, gchar **device_id, guint *n_devices);
+
+/* test-homeserver-mas-auth.c: Synapse's side of the delegation and MAS's
+ * compat API, on the homeserver port */
+gboolean hs_mas_authenticate_locked (TestHomeserver *self, Request *req, const gchar *token, Requester *who,
+                                     Reply *reply);
+gboolean hs_mas_introspect_locked (TestHomeserver *self, const gchar *token, gchar **scope,
+                                   gchar **username, gchar **device_id);
+guint hs_mas_count_cs_tokens_locked (TestHomeserver *self, const gchar *user_id);
+gchar *hs_mas_issue_token_locked (TestHomeserver *self, const gchar *user_id);
+void hs_mas_well_known (TestHomeserver *self, Reply *reply);
+HS_HANDLER (hs_mas_handle_auth_metadata);
+HS_HANDLER (hs_mas_handle_auth_issuer);
+HS_HANDLER (hs_mas_handle_register);
+HS_HANDLER (hs_mas_handle_login_flows);
+HS_HANDLER (hs_mas_handle_login);
+HS_HANDLER (hs_mas_handle_logout);
+HS_HANDLER (hs_mas_handle_logout_all);
 
 /* test-homeserver-discovery.c */
 HS_HANDLER (hs_handle_versions);

@@ -22,9 +22,14 @@
  *   test-homeserver-faults.c    injected faults and simulated costs
  *   test-homeserver-discovery.c versions, .well-known, federation and server versions
  *   test-homeserver-flavours.c  the flavour descriptions and the routing table
+ *   test-homeserver-mas.c       the mas flavour's Matrix Authentication Service on its own
+ *                               port: OAuth 2.0 token and revocation, discovery, admin API
+ *   test-homeserver-mas-auth.c  Synapse under MAS on the homeserver port: token
+ *                               introspection, auth_metadata, MAS's compat login/logout
  *
  * Threading: libsoup objects are not thread safe, so the SoupServer lives
- * entirely in a private thread with its own GMainContext. Everything the
+ * entirely in a private thread with its own GMainContext; so does the
+ * mas flavour's second one, for MAS. Everything the
  * tests can query sits behind self->lock; request handling takes the lock for
  * the whole handler so that a request's effects appear atomically.
  */
@@ -56,6 +61,7 @@ request_free (Request *req)
   g_strfreev (req->segments);
   g_clear_pointer (&req->query, g_hash_table_unref);
   g_free (req->authorization);
+  g_free (req->content_type);
   g_free (req->user_agent);
   g_free (req->remote_ip);
   g_free (req->body);
@@ -134,6 +140,9 @@ hs_authenticate_locked (TestHomeserver *self, Request *req, Requester *who, Repl
       hs_reply_error (reply, 401, "M_MISSING_TOKEN", "Missing access token.");
       return FALSE;
     }
+  /* Synapse under MAS asks MAS about every token */
+  if (self->flavour->authenticate != NULL)
+    return self->flavour->authenticate (self, req, token_str, who, reply);
   token = g_hash_table_lookup (self->tokens, token_str);
   if (token == NULL || !hs_token_is_valid (token))
     {
@@ -182,11 +191,17 @@ handle_request (TestHomeserver *self, Request *req, Reply *reply)
   g_autoptr(GPtrArray) captures = g_ptr_array_new ();
   const Route *route = NULL;
   gboolean path_known = FALSE;
-  Requester who = { NULL, NULL, NULL };
+  Requester who = { NULL, NULL, NULL, FALSE };
   const Flavour *flavour;
   guint flavour_bit;
 
   g_mutex_lock (&self->lock);
+  /* MAS's port has MAS's own router */
+  if (req->mas_port)
+    {
+      hs_mas_handle_request (self, req, reply);
+      goto out;
+    }
   flavour = self->flavour;
   flavour_bit = 1u << flavour->id;
   if (req->segments == NULL
@@ -219,7 +234,15 @@ handle_request (TestHomeserver *self, Request *req, Reply *reply)
   req->allow_locked = route->allow_locked;
   if (route->auth != AUTH_NONE && !hs_authenticate_locked (self, req, &who, reply))
     goto out;
-  if (route->auth == AUTH_ADMIN)
+  if (route->auth == AUTH_ADMIN && flavour->admin_by_scope)
+    {
+      if (!who.scoped_admin)
+        {
+          hs_reply_error (reply, 403, "M_FORBIDDEN", flavour->not_admin_text);
+          goto out;
+        }
+    }
+  else if (route->auth == AUTH_ADMIN)
     {
       User *user = hs_lookup_user (self, who.user_id);
       if (user == NULL || !user->admin)
@@ -250,12 +273,30 @@ hs_send_reply (SoupServerMessage *msg, guint status, const gchar *content_type,
 void
 hs_send_json_reply (SoupServerMessage *msg, Reply *reply)
 {
+  SoupMessageHeaders *headers = soup_server_message_get_response_headers (msg);
   const gchar *text;
 
   if (reply->retry_after_s > 0)
     {
       g_autofree gchar *secs = g_strdup_printf ("%u", reply->retry_after_s);
-      soup_message_headers_replace (soup_server_message_get_response_headers (msg), "Retry-After", secs);
+      soup_message_headers_replace (headers, "Retry-After", secs);
+    }
+  for (guint i = 0; reply->headers != NULL && reply->headers[i] != NULL; i += 2)
+    soup_message_headers_replace (headers, reply->headers[i], reply->headers[i + 1]);
+  if (reply->raw != NULL && g_strcmp0 (reply->content_type, HS_NO_CONTENT_TYPE) == 0)
+    {
+      /* axum's empty answers carry no Content-Type */
+      soup_server_message_set_status (msg, reply->status, NULL);
+      soup_server_message_set_response (msg, NULL, SOUP_MEMORY_COPY, NULL, 0);
+      /* say the body is empty: it would otherwise be delimited by closing
+       * the connection. libsoup drops that length from a 204 and then
+       * closes after it anyway, so say so up front: a client that reused
+       * the connection at that moment would see its next request lost,
+       * which MAS (hyper keeps it alive) never does */
+      soup_message_headers_set_content_length (headers, 0);
+      if (reply->status == 204)
+        soup_message_headers_replace (headers, "Connection", "close");
+      return;
     }
   if (reply->raw != NULL)
     {
@@ -297,7 +338,7 @@ request_finish (TestHomeserver *self, Request *req)
       /* libsoup added its own Server header already */
       SoupMessageHeaders *headers = soup_server_message_get_response_headers (req->msg);
 
-      if (server_header != NULL)
+      if (server_header != NULL && !req->answered_by_mas && !req->mas_port)
         soup_message_headers_replace (headers, "Server", server_header);
       else
         soup_message_headers_remove (headers, "Server");
@@ -373,6 +414,7 @@ request_new (TestHomeserver *self, SoupServerMessage *msg, const char *path, GHa
         g_hash_table_insert (req->query, g_strdup (key), g_strdup (value));
     }
   req->authorization = g_strdup (soup_message_headers_get_one (headers, "Authorization"));
+  req->content_type = g_strdup (soup_message_headers_get_one (headers, "Content-Type"));
   req->user_agent = g_strdup (soup_message_headers_get_one (headers, "User-Agent"));
   if (req->user_agent == NULL)
     req->user_agent = g_strdup ("");
@@ -382,17 +424,31 @@ request_new (TestHomeserver *self, SoupServerMessage *msg, const char *path, GHa
   return req;
 }
 
+/* One listening port and the SoupServer behind it: the homeserver's, and
+ * for the mas flavour MAS's. Both live in the server thread. */
+typedef struct {
+  TestHomeserver *self;
+  SoupServer *server;
+  GSocketService *service;
+  gboolean mas;
+} Listener;
+
 static void
 server_callback (SoupServer *server, SoupServerMessage *msg, const char *path,
                  GHashTable *query, gpointer user_data)
 {
-  TestHomeserver *self = user_data;
+  Listener *listener = user_data;
+  TestHomeserver *self = listener->self;
   Request *req = request_new (self, msg, path, query);
   const gchar *raw_query = g_uri_get_query (soup_server_message_get_uri (msg));
   LogEntry *entry = g_new0 (LogEntry, 1);
   guint delay_ms;
 
   (void) server;
+  /* one request log, one fault table and one raw capture for both ports:
+   * MAS's paths (/oauth2/token, /api/admin/v1/...) never clash with the
+   * homeserver's */
+  req->mas_port = listener->mas;
   entry->method = g_strdup (req->method);
   entry->path = g_strdup (req->path);
 
@@ -454,7 +510,8 @@ static gboolean
 incoming_cb (GSocketService *service, GSocketConnection *connection,
              GObject *source, gpointer user_data)
 {
-  TestHomeserver *self = user_data;
+  Listener *listener = user_data;
+  TestHomeserver *self = listener->self;
   g_autoptr(GSocketAddress) local = g_socket_connection_get_local_address (connection, NULL);
   g_autoptr(GSocketAddress) remote = g_socket_connection_get_remote_address (connection, NULL);
   g_autoptr(GIOStream) tls = NULL;
@@ -482,12 +539,12 @@ incoming_cb (GSocketService *service, GSocketConnection *connection,
         }
       stream = tls;
     }
-  if (!soup_server_accept_iostream (self->server, stream, local, remote, &error))
+  if (!soup_server_accept_iostream (listener->server, stream, local, remote, &error))
     g_warning ("cannot serve a connection: %s", error->message);
   return TRUE;
 }
 
-/* Listens on a loopback port that is never announced (see server_thread). */
+/* Listens on a loopback port that is never announced (see listener_start). */
 static gboolean
 listen_placeholder (SoupServer *server, GError **error)
 {
@@ -503,74 +560,95 @@ listen_placeholder (SoupServer *server, GError **error)
   return soup_server_listen_socket (server, socket, 0, error);
 }
 
-static gpointer
-server_thread (gpointer data)
+/* A SoupServer answering on 127.0.0.1 on a port of the kernel's choosing;
+ * server_header is what fault answers carry (request_finish() puts the
+ * flavour's own on the others). */
+static gboolean
+listener_start (Listener *listener, const gchar *server_header, guint *port, GError **error)
 {
-  TestHomeserver *self = data;
-  g_autoptr(SoupServer) server = NULL;
-  g_autoptr(GSocketService) service = NULL;
   g_autoptr(GSocketAddress) address = NULL;
   g_autoptr(GSocketAddress) effective = NULL;
-  GError *error = NULL;
 
-  g_main_context_push_thread_default (self->context);
-  /* what fault answers carry; request_finish() puts the flavour's own on
-   * the others */
-  server = soup_server_new ("server-header", hs_flavour_get (TEST_HOMESERVER_SYNAPSE)->server_header, NULL);
-  self->server = server;
-  soup_server_add_handler (server, NULL, server_callback, self, NULL);
+  listener->server = soup_server_new ("server-header", server_header, NULL);
+  soup_server_add_handler (listener->server, NULL, server_callback, listener, NULL);
 
   /* libsoup 3.2 keeps a connection alive after an answer only when the
    * server has a listener of its own; without one every answer closed its
    * connection, unlike Synapse, and clients never reused one. A listening
    * socket that nobody connects to makes libsoup behave as a real server. */
-  if (!listen_placeholder (server, &error))
-    {
-      g_mutex_lock (&self->lock);
-      self->start_error = error;
-      self->thread_ready = TRUE;
-      g_cond_broadcast (&self->cond);
-      g_mutex_unlock (&self->lock);
-      g_clear_object (&server);
-      g_main_context_pop_thread_default (self->context);
-      return NULL;
-    }
+  if (!listen_placeholder (listener->server, error))
+    return FALSE;
 
   /* We accept connections ourselves and hand them to libsoup, because
    * soup_server_listen() in libsoup 3.2 leaks the GSocket of every
    * connection it accepts, which would drown real leaks under valgrind.
    * Only loopback IPv4: these servers hold test secrets. */
-  service = g_socket_service_new ();
+  listener->service = g_socket_service_new ();
   address = g_inet_socket_address_new_from_string ("127.0.0.1", 0);
-  if (g_socket_listener_add_address (G_SOCKET_LISTENER (service), address, G_SOCKET_TYPE_STREAM,
-                                     G_SOCKET_PROTOCOL_TCP, NULL, &effective, &error))
-    {
-      g_signal_connect (service, "incoming", G_CALLBACK (incoming_cb), self);
-      g_socket_service_start (service);
-    }
-  if (error != NULL)
-    {
-      g_mutex_lock (&self->lock);
-      self->start_error = error;
-      self->thread_ready = TRUE;
-      g_cond_broadcast (&self->cond);
-      g_mutex_unlock (&self->lock);
-      g_clear_object (&service);
-      g_clear_object (&server);
-      g_main_context_pop_thread_default (self->context);
-      return NULL;
-    }
+  if (!g_socket_listener_add_address (G_SOCKET_LISTENER (listener->service), address, G_SOCKET_TYPE_STREAM,
+                                      G_SOCKET_PROTOCOL_TCP, NULL, &effective, error))
+    return FALSE;
+  g_signal_connect (listener->service, "incoming", G_CALLBACK (incoming_cb), listener);
+  g_socket_service_start (listener->service);
+  *port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  return TRUE;
+}
+
+static void
+listener_stop_accepting (Listener *listener)
+{
+  if (listener->service == NULL)
+    return;
+  g_socket_service_stop (listener->service);
+  g_socket_listener_close (G_SOCKET_LISTENER (listener->service));
+  g_signal_handlers_disconnect_by_func (listener->service, incoming_cb, listener);
+}
+
+static void
+listener_clear (Listener *listener)
+{
+  if (listener->server != NULL)
+    soup_server_disconnect (listener->server);
+  g_clear_object (&listener->service);
+  g_clear_object (&listener->server);
+}
+
+static gpointer
+server_thread (gpointer data)
+{
+  TestHomeserver *self = data;
+  Listener hs = { self, NULL, NULL, FALSE };
+  Listener mas = { self, NULL, NULL, TRUE };
+  gboolean with_mas;
+  guint port = 0;
+  guint mas_port = 0;
+  GError *error = NULL;
+
+  g_main_context_push_thread_default (self->context);
   g_mutex_lock (&self->lock);
-  self->port = g_inet_socket_address_get_port (G_INET_SOCKET_ADDRESS (effective));
+  with_mas = self->flavour->delegated_auth;
+  g_mutex_unlock (&self->lock);
+
+  /* MAS has no Server header of its own (hyper sends none) */
+  if (listener_start (&hs, hs_flavour_get (TEST_HOMESERVER_SYNAPSE)->server_header, &port, &error)
+      && with_mas)
+    listener_start (&mas, NULL, &mas_port, &error);
+  self->server = hs.server;
+  self->mas_server = mas.server;
+
+  g_mutex_lock (&self->lock);
+  self->start_error = error;
+  self->port = port;
+  self->mas_port = mas_port;
   self->thread_ready = TRUE;
   g_cond_broadcast (&self->cond);
   g_mutex_unlock (&self->lock);
 
-  g_main_loop_run (self->loop);
+  if (error == NULL)
+    g_main_loop_run (self->loop);
 
-  g_socket_service_stop (service);
-  g_socket_listener_close (G_SOCKET_LISTENER (service));
-  g_signal_handlers_disconnect_by_func (service, incoming_cb, self);
+  listener_stop_accepting (&hs);
+  listener_stop_accepting (&mas);
   for (guint i = 0; i < self->pending->len; i++)
     {
       Request *req = g_ptr_array_index (self->pending, i);
@@ -578,10 +656,10 @@ server_thread (gpointer data)
       request_free (req);
     }
   g_ptr_array_set_size (self->pending, 0);
-  soup_server_disconnect (server);
-  g_clear_object (&service);
   self->server = NULL;
-  g_clear_object (&server);
+  self->mas_server = NULL;
+  listener_clear (&hs);
+  listener_clear (&mas);
   /* let GIO and libsoup finish closing what was just dropped */
   while (g_main_context_iteration (self->context, FALSE))
     ;
@@ -618,6 +696,7 @@ test_homeserver_new (const gchar *server_name)
   self->reg_tokens = g_ptr_array_new_with_free_func ((GDestroyNotify) hs_reg_token_free);
   self->password_login = TRUE;
   self->flavour = hs_flavour_get (TEST_HOMESERVER_SYNAPSE);
+  self->mas = hs_mas_state_new ();
   return self;
 }
 
@@ -644,6 +723,7 @@ test_homeserver_free (TestHomeserver *self)
   g_free (self->well_known_body);
   g_free (self->url);
   g_clear_object (&self->tls_certificate);
+  hs_mas_state_free (self->mas);
   g_mutex_clear (&self->lock);
   g_cond_clear (&self->cond);
   g_free (self);
@@ -685,6 +765,12 @@ test_homeserver_start (TestHomeserver *self, GError **error)
   g_free (self->url);
   self->url = g_strdup_printf ("%s://127.0.0.1:%u",
                                self->tls_certificate != NULL ? "https" : "http", self->port);
+  g_mutex_lock (&self->lock);
+  g_clear_pointer (&self->mas->url, g_free);
+  if (self->mas_port != 0)
+    self->mas->url = g_strdup_printf ("%s://127.0.0.1:%u",
+                                      self->tls_certificate != NULL ? "https" : "http", self->mas_port);
+  g_mutex_unlock (&self->lock);
   return TRUE;
 }
 
@@ -722,6 +808,9 @@ test_homeserver_add_user (TestHomeserver *self, const gchar *localpart,
 
   g_mutex_lock (&self->lock);
   hs_add_user_locked (self, localpart, password, NULL, admin);
+  /* the mas flavour's accounts live in MAS, with their passwords; seeded
+   * whatever the flavour, since a test may choose it later */
+  hs_mas_seed_user_locked (self, localpart, password, admin);
   g_mutex_unlock (&self->lock);
 }
 
@@ -907,6 +996,10 @@ test_homeserver_count_tokens (TestHomeserver *self, const gchar *user_id)
       if (g_strcmp0 (token->user_id, user_id) == 0 && hs_token_is_valid (token))
         ret++;
     }
+  /* Synapse under MAS stores no tokens: what MAS issued for the user and
+   * Synapse would accept */
+  if (self->flavour->delegated_auth)
+    ret += hs_mas_count_cs_tokens_locked (self, user_id);
   g_mutex_unlock (&self->lock);
   return ret;
 }
@@ -918,6 +1011,12 @@ test_homeserver_issue_token (TestHomeserver *self, const gchar *user_id)
   gchar *ret;
 
   g_mutex_lock (&self->lock);
+  /* under MAS, such a session is a compat session of MAS */
+  if (self->flavour->delegated_auth && (ret = hs_mas_issue_token_locked (self, user_id)) != NULL)
+    {
+      g_mutex_unlock (&self->lock);
+      return ret;
+    }
   hs_device_register_locked (self, user_id, device_id, "admin's own session");
   ret = g_strdup (hs_add_token_locked (self, user_id, user_id, device_id, 0)->token);
   g_mutex_unlock (&self->lock);

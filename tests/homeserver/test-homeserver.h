@@ -4,8 +4,9 @@
  * ../shared/matrix-api-notes.md), or another server does (see
  * TestHomeserverFlavour), keeps users, devices, tokens and rooms in
  * memory, records every request, and can be told to fail chosen requests.
- * It listens on 127.0.0.1 on a port chosen at run time and runs in its own
- * thread with its own GMainContext, so a test can spawn the real mxprov
+ * It listens on 127.0.0.1 on a port chosen at run time (the mas flavour
+ * on a second one too, for MAS) and runs in its own thread with its own
+ * GMainContext, so a test can spawn the real mxprov
  * binary synchronously and then assert on the server's state. Every query
  * function is thread safe and returns copies.
  */
@@ -94,6 +95,39 @@ typedef struct {
  * 404 "Not Found" and 405 "Method Not Allowed" for what it does not serve.
  * Only the seeded admin users are admins.
  *
+ * TEST_HOMESERVER_SYNAPSE_MAS [mas]: Synapse 1.157.1 with its login
+ * delegated to the Matrix Authentication Service 1.22.0 (backends-2026.md
+ * 1), MAS on a second port of its own (test_homeserver_get_mas_url();
+ * choose the flavour before test_homeserver_start(), since MAS only
+ * listens when the server starts as mas). The client API is
+ * synapse-latest's, but every access token is MAS's: personal-session
+ * tokens (mpt_, with the C-S API scope; their device if the scope names
+ * one), compat-login tokens (mct_); never MAS admin tokens (mat_), which
+ * get 401 M_UNKNOWN_TOKEN "Token doesn't grant access to the Matrix C-S
+ * API", and an unknown, expired or revoked token gets "Token is not
+ * active". Synapse's own login, logout, account/password,
+ * account/deactivate, register/available, registration token validity,
+ * shared-secret registration, users/<id>/admin, login-as, reset_password
+ * and registration token admin API are gone (404 M_UNRECOGNIZED
+ * "Unrecognized request"); POST /register answers 403 M_FORBIDDEN
+ * "Registration has been disabled. Only m.login.application_service
+ * registrations are allowed."; GET/POST /login and /logout are MAS's
+ * compat API (its flows, mct_ tokens, no home_server, a per-address limit
+ * of 3 then one per 20 s counted before the password check, a 429 without
+ * retry_after_ms or Retry-After); /_matrix/client/v1/auth_metadata and
+ * the unstable auth_metadata and auth_issuer answer with MAS's
+ * discovery. The Synapse admin API that remains (PUT/GET user,
+ * deactivate, rooms, devices, username_available) takes as admin only a
+ * token whose scope holds urn:synapse:admin:* (a personal session can
+ * have one): a PUT user then makes a Synapse-only account MAS does not
+ * know, which cannot log in and whose name MAS calls reserved. Without a
+ * test-set well-known, Synapse serves its own with m.homeserver and
+ * "org.matrix.msc2965.authentication"; a test-set JSON object gains that
+ * key when it has none. test_homeserver_add_user() makes the account in
+ * MAS (with the password; admin is MAS's can_request_admin) and in
+ * Synapse. MAS's admin API, OAuth 2.0 endpoints and discovery are on its
+ * own port; see test_homeserver_mas_add_client() and the functions after it.
+ *
  * POST /_matrix/client/v3/account/password is modelled for the Synapse
  * flavours only: the others answer it 404 M_UNRECOGNIZED. */
 typedef enum {
@@ -103,6 +137,7 @@ typedef enum {
   TEST_HOMESERVER_CONDUIT,
   TEST_HOMESERVER_CONTINUWUITY,
   TEST_HOMESERVER_TUWUNEL,
+  TEST_HOMESERVER_SYNAPSE_MAS,
 } TestHomeserverFlavour;
 
 /* Who may register through POST /_matrix/client/v3/register. */
@@ -119,7 +154,7 @@ typedef enum {
  * servers that have them) */
 typedef enum {
   TEST_RATE_LIMIT_LOGIN,         /* rc_login: per account, and on synapse-latest per address
-                                  * and failed attempts too */
+                                  * and failed attempts too; mas: MAS's compat login limits */
   TEST_RATE_LIMIT_REGISTRATION,  /* rc_registration: POST /register per address, burst 3,
                                   * then one per ~6 s; a created account spends one */
   TEST_RATE_LIMIT_ROOM_CREATION, /* rc_room_creation (synapse-latest) */
@@ -130,7 +165,8 @@ TestHomeserver *test_homeserver_new (const gchar *server_name);
 void test_homeserver_free (TestHomeserver *self);
 G_DEFINE_AUTOPTR_CLEANUP_FUNC (TestHomeserver, test_homeserver_free)
 
-/* Listen on 127.0.0.1:0 and serve from a private thread. */
+/* Listen on 127.0.0.1:0 and serve from a private thread; the mas flavour
+ * (chosen before this) also starts MAS on a second port. */
 gboolean test_homeserver_start (TestHomeserver *self, GError **error);
 void test_homeserver_stop (TestHomeserver *self);
 /* "http://127.0.0.1:PORT", valid after start */
@@ -158,21 +194,23 @@ void test_homeserver_set_request_delay (TestHomeserver *self, guint delay_ms);
  * for anything else. */
 void test_homeserver_set_synapse_costs (TestHomeserver *self, gboolean enabled);
 /* Apply `fault` to requests matching method and path (exact match on the
- * percent-decoded path, or a prefix match when `path` ends in '*'): skip the
+ * percent-decoded path, or a prefix match when `path` ends in '*', or, with a
+ * '*' elsewhere, any run of characters there): skip the
  * first `skip` matching requests, then fault the next `count` ones. */
 void test_homeserver_add_fault (TestHomeserver *self, const gchar *method,
                                 const gchar *path, guint skip, guint count,
                                 const TestFault *fault);
 void test_homeserver_clear_faults (TestHomeserver *self);
 /* TEST_HOMESERVER_SYNAPSE (the default) or another flavour, before or after
- * start */
+ * start; the mas flavour before start, since MAS only listens when the
+ * server starts as mas */
 void test_homeserver_set_flavour (TestHomeserver *self, TestHomeserverFlavour flavour);
 /* by the names above; FALSE with G_IO_ERROR_INVALID_ARGUMENT for a name
  * that is none of them */
 gboolean test_homeserver_set_flavour_by_name (TestHomeserver *self, const gchar *name, GError **error);
 TestHomeserverFlavour test_homeserver_get_flavour (TestHomeserver *self);
-/* every flavour's name, in the order above but the default first;
- * NULL-terminated, static */
+/* every flavour's name, in the order above but the default first (mas,
+ * the one on two ports, last); NULL-terminated, static */
 const gchar *const *test_homeserver_list_flavours (void);
 /* what a flavour name imitates ("Synapse 1.67"), or NULL; static */
 const gchar *test_homeserver_describe_flavour (const gchar *name);
@@ -215,6 +253,64 @@ void test_homeserver_add_nonce (TestHomeserver *self, const gchar *nonce);
  * JSON M_UNRECOGNIZED). */
 void test_homeserver_set_well_known (TestHomeserver *self, guint status, const gchar *body);
 
+/* The mas flavour's MAS (backends-2026.md 1; MAS's own source where that
+ * is silent, as test-homeserver-mas.c cites). Configuration may come
+ * before or after start; every function works for the other flavours
+ * too, but only the mas flavour ever serves what they set. */
+/* "http://127.0.0.1:PORT" (https with a TLS certificate) of MAS, valid
+ * after start; NULL unless the server started as the mas flavour */
+const gchar *test_homeserver_get_mas_url (TestHomeserver *self);
+/* A static OAuth 2.0 client of MAS (clients: in its config), for
+ * POST /oauth2/token and /oauth2/revoke with client_secret_basic or
+ * client_secret_post. admin_client: listed in policy.data.admin_clients,
+ * so that the client_credentials grant gives it urn:mas:admin; any other
+ * client asking for it gets 403 invalid_scope. client_secret NULL makes a
+ * public client, which may not use client_credentials (401
+ * unauthorized_client). Several clients may exist; a client ID added
+ * again is replaced. */
+void test_homeserver_mas_add_client (TestHomeserver *self, const gchar *client_id,
+                                     const gchar *client_secret, gboolean admin_client);
+/* MAS's version, "1.22.0" by default; GET /api/admin/v1/version answers
+ * it as its release builds do ("v" + it). Below 1.5.0 the personal-session
+ * routes do not exist, below 1.4.0 neither does /version, below 1.3.0
+ * /site-config: MAS's fallback 404 page, as for any unknown path. */
+void test_homeserver_mas_set_version (TestHomeserver *self, const gchar *version);
+/* experimental.access_token_ttl: the lifetime of the admin tokens issued
+ * from now on (expires_in); 300 s by default */
+void test_homeserver_mas_set_token_ttl (TestHomeserver *self, guint seconds);
+/* Test only: every admin token issued so far has expired (401 "Access
+ * token expired" on the admin API) */
+void test_homeserver_mas_expire_admin_tokens (TestHomeserver *self);
+/* passwords.enabled, TRUE by default. FALSE: site-config says
+ * password_login_enabled false, set-password answers 403 "Password auth is
+ * disabled", GET /login lists no m.login.password and a password login is
+ * 400 M_UNKNOWN "Invalid login type". */
+void test_homeserver_mas_set_password_login (TestHomeserver *self, gboolean enabled);
+/* passwords.minimum_complexity (0..4, default 3): the score a new password
+ * needs. The score is a stand-in for zxcvbn: a common password, or one of
+ * fewer than 3 distinct characters, scores 0; one shorter than 8
+ * characters 1; one under 12 characters of a single character class
+ * (lowercase, uppercase, digits, others) or of fewer than 5 distinct
+ * characters 2; 4 from 16 characters with at least 5 distinct ones; 3
+ * otherwise. So a random URL-safe Base64 password of 32+ characters
+ * always passes. */
+void test_homeserver_mas_set_minimum_password_complexity (TestHomeserver *self, guint complexity);
+/* whether MAS has a user of this username (localpart), deactivated or not */
+gboolean test_homeserver_mas_user_exists (TestHomeserver *self, const gchar *localpart);
+gboolean test_homeserver_mas_user_is_deactivated (TestHomeserver *self, const gchar *localpart);
+/* the user's ULID, or NULL; g_free */
+gchar *test_homeserver_mas_get_user_id (TestHomeserver *self, const gchar *localpart);
+/* the user's active MAS password, or NULL (none set, or no such user); g_free */
+gchar *test_homeserver_mas_get_user_password (TestHomeserver *self, const gchar *localpart);
+/* personal sessions acting as the user; active_only: not revoked */
+guint test_homeserver_mas_count_personal_sessions (TestHomeserver *self, const gchar *localpart,
+                                                   gboolean active_only);
+/* compat sessions (password logins) of the user; active_only: not finished */
+guint test_homeserver_mas_count_compat_sessions (TestHomeserver *self, const gchar *localpart,
+                                                 gboolean active_only);
+/* admin tokens (client credentials) issued; valid_only: neither expired nor revoked */
+guint test_homeserver_mas_count_admin_tokens (TestHomeserver *self, gboolean valid_only);
+
 /* State queries. user_id is a full MXID "@local:server_name". */
 gboolean test_homeserver_user_exists (TestHomeserver *self, const gchar *user_id);
 gboolean test_homeserver_user_is_deactivated (TestHomeserver *self, const gchar *user_id);
@@ -248,9 +344,12 @@ GPtrArray *test_homeserver_list_devices (TestHomeserver *self, const gchar *user
 gchar *test_homeserver_get_device_display_name (TestHomeserver *self, const gchar *user_id,
                                                 const gchar *device_id);
 /* Test only: an access token for user_id on a new device, as a session the
- * user opened earlier elsewhere (an admin's token from Element, say). */
+ * user opened earlier elsewhere (an admin's token from Element, say). On
+ * the mas flavour, a compat session of MAS (mct_) when MAS knows the user. */
 gchar *test_homeserver_issue_token (TestHomeserver *self, const gchar *user_id);
-/* valid access tokens that act as user_id, device tokens and puppet tokens alike */
+/* valid access tokens that act as user_id, device tokens and puppet tokens
+ * alike; on the mas flavour those MAS issued that Synapse accepts (active
+ * compat sessions, and unexpired personal sessions with the C-S API scope) */
 guint test_homeserver_count_tokens (TestHomeserver *self, const gchar *user_id);
 /* room IDs in creation order; free with g_ptr_array_unref */
 GPtrArray *test_homeserver_list_rooms (TestHomeserver *self);
