@@ -41,11 +41,10 @@ mas_http_new (MxprovContext *context, const gchar *base_url, GError **error)
                    "https:// URL as mas-url=", base_url);
       return NULL;
     }
+  /* Not sharing the homeserver client's DNS and TLS cache: giving a
+   * client that has connected already a share makes libcurl lose that
+   * connection's memory. */
   mas = mxprov_http_new_like (homeserver, base_url, error);
-  /* a batch opens one per account: the TLS session cache saves most of
-   * each new connection's cost */
-  if (mas != NULL)
-    mxprov_http_share_connections (mas, homeserver);
   return mas;
 }
 

@@ -392,7 +392,6 @@ compat_login (MasUser *self, MxprovContext *context, const gchar *localpart,
   http = mxprov_http_new_like (homeserver, mxprov_http_get_base_url (homeserver), error);
   if (http == NULL)
     return NULL;
-  mxprov_http_share_connections (http, homeserver);
   mxprov_http_set_rate_limit_policy (http, 0, 0);
   for (;;)
     {

@@ -60,7 +60,9 @@ void mxprov_http_set_max_retries (MxprovHttp *self, guint max_retries);
 
 /* Let `self` share `other`'s DNS cache and TLS sessions (for clients used
  * by different threads of one run; each keeps its own connection). Safe to
- * call from several threads at once with the same `other`. */
+ * call from several threads at once with the same `other`. Call it before
+ * either has sent a request: libcurl loses the memory of a connection
+ * made before its handle got a share. */
 void mxprov_http_share_connections (MxprovHttp *self, MxprovHttp *other);
 
 typedef enum {
