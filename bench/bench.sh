@@ -215,6 +215,18 @@ single_runs synapse 0 --synapse-costs
 cred=(--admin-token-file "$work/admin-token")
 single_runs synapse-token 0 --synapse-costs --admin-token-file "$work/admin-token"
 cred=(--admin-user admin --admin-password-file "$PW")
+# the MAS pipeline (the shipped examples/mas.conf) on the mas flavour, at
+# the same server cost: MAS's admin API and a personal session instead of
+# Synapse's. mxprov -v counts only the homeserver's requests (MAS has its
+# own client), so only the wall times compare.
+od -An -N18 -tx1 /dev/urandom | tr -d ' \n' > "$work/mas-secret"
+MXPROV_MAS_CLIENT_SECRET=$(cat "$work/mas-secret")
+export MXPROV_MAS_CLIENT_SECRET
+cred=(--config "$here/../examples/mas.conf")
+single_runs mas "$DELAY_MS" --flavour mas --mas-client-id 01J00000000000000000000000 \
+    --mas-client-secret-file "$work/mas-secret"
+unset MXPROV_MAS_CLIENT_SECRET
+cred=(--admin-user admin --admin-password-file "$PW")
 s_wall=$(column fast 2); s_wait=$(column fast 3); s_over=$(column fast 4); s_pct=$(column fast 5)
 s_cpu=$(column fast 6)
 s_req=$(cut -f7 "$work/single-fast.tsv" | cut -d' ' -f1 | median)
@@ -228,6 +240,8 @@ y_cpu=$(column synapse 6)
 y_verdict=$(verdict "$y_pct < $T_OVERHEAD_PCT")
 t_wall=$(column synapse-token 2); t_wait=$(column synapse-token 3); t_req=$(cut -f7 "$work/single-synapse-token.tsv" | cut -d' ' -f1 | median)
 t_ratio=$(calc "$t_wall / $y_wall")
+m_wall=$(column mas 2); m_cpu=$(column mas 6)
+m_ratio=$(calc "$m_wall / $d_wall")
 
 # --- 2. batch at -j 1, 4, 16 ---------------------------------------------------
 batch_ok=0
@@ -342,6 +356,8 @@ mkdir -p "$RESULTS"
     printf "   (Synapse's: --synapse-costs, the server times of matrix-api-notes.md: bcrypt 280 ms, createRoom 200 ms, others 5 ms)\n"
     printf "   with an admin token (--admin-token-file) instead of the password: %.1f ms wall, %s requests; %.3f of the password run's wall\n" \
         "$t_wall" "$t_req" "$t_ratio"
+    printf "   the MAS pipeline (examples/mas.conf, mas flavour) at %s ms/request: %.1f ms wall, client CPU %.1f ms; %.3f of the Synapse pipeline's wall at that cost\n" \
+        "$DELAY_MS" "$m_wall" "$m_cpu" "$m_ratio"
     printf '   target: overhead < %s %% of wall. client CPU %.1f ms (no delay), %.1f ms (%s ms); peak RSS %.1f MB\n' \
         "$T_OVERHEAD_PCT" "$s_cpu" "$d_cpu" "$DELAY_MS" "$(calc "$s_rss / 1024")"
     printf '   start-up alone (mxprov --version): wall %.1f ms, CPU %.1f ms, peak RSS %.1f MB\n' \
@@ -424,6 +440,8 @@ cat > "$RESULTS/bench.json.tmp" <<EOF
     "per_run": [$json_synapse_runs]},
   "single_with_synapse_costs_admin_token": {"runs": $N_SINGLE, "median_wall_ms": $t_wall,
     "median_server_wait_ms": $t_wait, "requests": $t_req, "wall_ratio_to_password": $t_ratio},
+  "single_mas_pipeline": {"runs": $N_SINGLE, "server_delay_ms": $DELAY_MS, "median_wall_ms": $m_wall,
+    "median_cpu_ms": $m_cpu, "wall_ratio_to_synapse_pipeline": $m_ratio},
   "batch": $json_batch,
   "batch_skipped": $(if [ "$batch_ok" = 1 ]; then echo null; else echo "\"$batch_skip_reason\""; fi),
   "loop": {"accounts_measured": $N_LOOP, "server_delay_ms": $DELAY_MS, "login_rate_limit": false,

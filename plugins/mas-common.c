@@ -129,7 +129,11 @@ static gchar *shared_token;        /* secret */
 static gint64 shared_expires_ms;
 static gchar *shared_origin;       /* MAS base and client ID it belongs to */
 
-void
+/* Wiped when the module is unloaded or the process exits: not when the
+ * last instance goes, since a batch makes and frees one per account and
+ * the token must outlive them. (A destructor, not g_module_unload, which
+ * would be a second exported symbol.) */
+__attribute__((destructor)) static void
 mas_admin_token_cache_clear (void)
 {
   G_LOCK (shared_token);

@@ -50,11 +50,10 @@ void mas_put_admin_token (MxprovContext *context, const gchar *token, gint64 exp
  * lapses within a minute or a fifth of its lifetime (or `renew`: MAS said it expired), then a newer
  * one another account of this batch got, or a new one from MAS. Shared
  * by every instance of the calling plugin, under a lock, so a long batch
- * asks MAS once per token lifetime, not once per account. */
+ * asks MAS once per token lifetime, not once per account; wiped when the
+ * plugin is unloaded. */
 const gchar *mas_admin_token (MxprovHttp *mas, MxprovContext *context, gboolean renew,
                               GError **error);
-/* Wipe and drop the shared token (the last instance's finalize). */
-void mas_admin_token_cache_clear (void);
 
 /* An admin API request (path below /api/admin/v1) with a valid admin token;
  * a 401 "Access token expired" gets one new token and one more try. */

@@ -47,9 +47,6 @@ typedef struct {
   gchar *compat_token;  /* secret: compat session to log out in cleanup */
 } MasUser;
 
-/* Instances alive: the admin token they share is wiped with the last. */
-static gint n_instances;
-
 static void
 mas_user_free (gpointer data)
 {
@@ -61,8 +58,6 @@ mas_user_free (gpointer data)
   g_free (self->session_id);
   mxprov_secret_free (self->compat_token);
   g_free (self);
-  if (g_atomic_int_dec_and_test (&n_instances))
-    mas_admin_token_cache_clear ();
 }
 
 static gboolean
@@ -71,7 +66,6 @@ mas_user_init (MxprovPlugin *plugin, GKeyFile *config, const gchar *group, GErro
   MasUser *self = g_new0 (MasUser, 1);
   g_autofree gchar *source = NULL;
 
-  g_atomic_int_inc (&n_instances);
   mxprov_plugin_set_data (plugin, self, mas_user_free);
   if (!mxprov_config_get_uint (config, group, "token-lifetime", DEFAULT_TOKEN_LIFETIME_S,
                                60, 86400, &self->token_lifetime_s, error)
@@ -427,9 +421,9 @@ compat_login (MasUser *self, MxprovContext *context, const gchar *localpart,
                                     "its compatibility layer is off): ");
       else if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_FORBIDDEN))
         g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
-                                    "the password MAS just set for %s does not log in at "
-                                    "/_matrix/client/v3/login: does the reverse proxy send "
-                                    "login to MAS? ", self->user_id);
+                                    "the password of %s does not log in at "
+                                    "/_matrix/client/v3/login (changed since it was set, or the "
+                                    "reverse proxy does not send login to MAS): ", self->user_id);
       else
         g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
                                     "logging in as %s through MAS: ", self->user_id);
@@ -618,9 +612,11 @@ mas_user_cleanup (MxprovPlugin *plugin, MxprovContext *context)
 
 /* The MAS user behind user.id, or NULL with *out_missing. */
 static json_object *
-lookup_account (MasUser *self, MxprovContext *context, gboolean *out_missing, GError **error)
+lookup_account (MasUser *self, MxprovContext *context, gchar **out_localpart,
+                gboolean *out_missing, GError **error)
 {
   g_autofree gchar *localpart = NULL;
+  json_object *answer;
   const gchar *user_id, *colon;
   MxprovHttp *mas;
 
@@ -639,7 +635,31 @@ lookup_account (MasUser *self, MxprovContext *context, gboolean *out_missing, GE
   g_free (self->user_id);
   self->user_id = g_strdup (user_id);
   localpart = g_strndup (user_id + 1, colon - user_id - 1);
-  return lookup_user (mas, context, localpart, out_missing, error);
+  answer = lookup_user (mas, context, localpart, out_missing, error);
+  if (answer != NULL && out_localpart != NULL)
+    *out_localpart = g_steal_pointer (&localpart);
+  return answer;
+}
+
+/* The MAS ID of the account behind user.id, which must exist (revoke,
+ * reissue). */
+static gchar *
+account_id (MasUser *self, MxprovContext *context, gchar **out_localpart, GError **error)
+{
+  g_autoptr(json_object) user = NULL;
+  gboolean missing = FALSE;
+  const gchar *ulid;
+
+  user = lookup_account (self, context, out_localpart, &missing, error);
+  if (user == NULL)
+    {
+      if (missing)
+        g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_FAILED,
+                     "%s does not exist in MAS", mxprov_context_get (context, "user.id"));
+      return NULL;
+    }
+  ulid = mas_resource_id (user, error);
+  return g_strdup (ulid);
 }
 
 /* The active compat sessions: how the app (and any other client with the
@@ -695,11 +715,13 @@ mas_user_status (MxprovPlugin *plugin, MxprovContext *context, json_object *repo
   g_autoptr(json_object) user = NULL;
   g_autoptr(MxprovSecret) token = NULL;
   g_autoptr(GError) error_local = NULL;
+  g_autofree gchar *localpart = NULL;
   json_object *attributes, *devices, *admin = NULL;
-  gboolean missing = FALSE, unavailable = FALSE;
+  const gchar *password = mxprov_context_get (context, "user.password");
+  gboolean missing = FALSE;
   const gchar *ulid;
 
-  user = lookup_account (self, context, &missing, error);
+  user = lookup_account (self, context, &localpart, &missing, error);
   if (user == NULL)
     {
       if (!missing)
@@ -728,14 +750,14 @@ mas_user_status (MxprovPlugin *plugin, MxprovContext *context, json_object *repo
     }
   json_object_object_add (report, "devices", devices);
 
-  if (personal_sessions_known_absent (context))
-    return TRUE;
-  token = open_personal_session (self, self->mas, context, ulid, NULL, 300, FALSE, &unavailable,
-                                 &error_local);
+  /* the listing above came first: a password login here (an older MAS,
+   * with the bundle's password) is a compat session of its own */
+  token = user_token (self, self->mas, context, ulid, localpart, password, FALSE, &error_local);
   if (token != NULL)
     mxprov_context_set (context, "user.token", token, MXPROV_CONTEXT_FLAG_SECRET);
-  else if (!unavailable)
-    g_info ("cannot read the rooms of %s: %s", self->user_id, error_local->message);
+  else
+    g_message ("cannot read the rooms of %s, so status says nothing of them: %s", self->user_id,
+               error_local->message);
   return TRUE;
 }
 
@@ -746,31 +768,16 @@ static gboolean
 mas_user_adopt (MxprovPlugin *plugin, MxprovContext *context, GError **error)
 {
   MasUser *self = mxprov_plugin_get_data (plugin);
-  g_autoptr(json_object) user = NULL;
   g_autoptr(MxprovSecret) token = NULL;
   g_autoptr(GError) error_local = NULL;
-  gboolean missing = FALSE;
-  const gchar *ulid;
-  const gchar *localpart_end;
+  g_autofree gchar *localpart = NULL;
 
-  user = lookup_account (self, context, &missing, error);
-  if (user == NULL)
-    {
-      if (missing)
-        g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_FAILED,
-                     "%s does not exist in MAS", mxprov_context_get (context, "user.id"));
-      return FALSE;
-    }
-  if ((ulid = mas_resource_id (user, error)) == NULL)
-    return FALSE;
   g_free (self->user_ulid);
-  self->user_ulid = g_strdup (ulid);
-  localpart_end = strchr (self->user_id, ':');
-  {
-    g_autofree gchar *localpart = g_strndup (self->user_id + 1, localpart_end - self->user_id - 1);
-    token = user_token (self, self->mas, context, ulid, localpart,
-                        mxprov_context_get (context, "user.password"), FALSE, &error_local);
-  }
+  self->user_ulid = account_id (self, context, &localpart, error);
+  if (self->user_ulid == NULL)
+    return FALSE;
+  token = user_token (self, self->mas, context, self->user_ulid, localpart,
+                      mxprov_context_get (context, "user.password"), FALSE, &error_local);
   if (token != NULL)
     mxprov_context_set (context, "user.token", token, MXPROV_CONTEXT_FLAG_SECRET);
   else
@@ -784,20 +791,10 @@ static gboolean
 mas_user_set_password (MxprovPlugin *plugin, MxprovContext *context, GError **error)
 {
   MasUser *self = mxprov_plugin_get_data (plugin);
-  g_autoptr(json_object) user = NULL;
   g_autoptr(MxprovSecret) password = NULL;
-  gboolean missing = FALSE;
-  const gchar *ulid;
+  g_autofree gchar *ulid = account_id (self, context, NULL, error);
 
-  user = lookup_account (self, context, &missing, error);
-  if (user == NULL)
-    {
-      if (missing)
-        g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_FAILED,
-                     "%s does not exist in MAS", mxprov_context_get (context, "user.id"));
-      return FALSE;
-    }
-  if ((ulid = mas_resource_id (user, error)) == NULL)
+  if (ulid == NULL)
     return FALSE;
   password = mxprov_secret_generate_password (self->password_bytes, error);
   if (password == NULL
