@@ -388,6 +388,10 @@ mxprov_probe_print (const MxprovProbe *self)
           self->mas ? " (Matrix Authentication Service)" : "");
   if (self->oauth_token_endpoint != NULL)
     printf ("token endpoint:     %s\n", self->oauth_token_endpoint);
+  /* GET /api/admin/v1/version needs an admin token; nothing else says */
+  if (self->mas)
+    printf ("MAS version:        known to its admin API only (provision -v with examples/mas.conf "
+            "logs it)\n");
   printf ("Synapse admin API:  %s\n", self->synapse_admin_api ? "yes (server_version answers)" : "no");
   printf ("shared secret:      %s\n", self->shared_secret_endpoint
                                         ? "the nonce endpoint answers (Synapse answers it even without a secret)"

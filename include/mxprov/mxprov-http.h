@@ -81,8 +81,9 @@ typedef enum {
  * mxprov_http_escape) with an optional bearer token and JSON body.
  * On a 2xx answer returns the parsed JSON object and its status (an empty
  * object for 204 No Content, since 0.3); otherwise NULL and an error (MAS's
- * {"errors":[{"title"}]} answers give their titles as the message). The body is serialized into a buffer that is
- * wiped after sending, since it may hold a password. */
+ * {"errors":[{"title"}]} answers give their titles as the message). The
+ * body is serialized into a buffer that is wiped after sending, since it
+ * may hold a password. */
 json_object *mxprov_http_request_full (MxprovHttp *self, const gchar *method,
                                        const gchar *path, const gchar *access_token,
                                        json_object *body, MxprovHttpFlags flags,

@@ -463,9 +463,8 @@ matrix_error_from_json (guint status, json_object *obj, gint64 retry_after_heade
   json_object *member;
   const gchar *errcode = NULL;
   const gchar *message = NULL;
-  gint64 retry_after_ms = retry_after_header_ms;
-
   g_autofree gchar *titles = NULL;
+  gint64 retry_after_ms = retry_after_header_ms;
 
   if (json_object_object_get_ex (obj, "errcode", &member)
       && json_object_is_type (member, json_type_string))
