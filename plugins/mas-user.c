@@ -396,15 +396,22 @@ compat_login (MasUser *self, MxprovContext *context, const gchar *localpart,
       if (mxprov_matrix_password_login (http, localpart, password, device_id, &user_id, &token,
                                         &error_local))
         return token;
-      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_LIMIT_EXCEEDED)
-          && mxprov_matrix_error_get_retry_after_ms (error_local) < 0)
+      if (g_error_matches (error_local, MXPROV_MATRIX_ERROR, MXPROV_MATRIX_ERROR_LIMIT_EXCEEDED))
         {
-          if ((gint64) wait_ms + 1000 < mxprov_http_get_time_left_ms (http))
+          /* a proxy in front may say how long after all */
+          gint64 asked_ms = mxprov_matrix_error_get_retry_after_ms (error_local);
+          gint64 pause_ms = asked_ms >= 0 ? asked_ms : wait_ms;
+
+          if (pause_ms + 1000 < mxprov_http_get_time_left_ms (http))
             {
-              g_message ("MAS limits logins and says not for how long; trying again in %u s",
-                         wait_ms / 1000);
-              g_usleep ((gulong) wait_ms * 1000);
-              wait_ms = MIN (wait_ms * 2, COMPAT_BACKOFF_MAX_MS);
+              if (asked_ms >= 0)
+                g_message ("logins are limited; trying again in %.1f s as asked", pause_ms / 1000.0);
+              else
+                g_message ("MAS limits logins and says not for how long; trying again in %u s",
+                           wait_ms / 1000);
+              g_usleep ((gulong) pause_ms * 1000);
+              if (asked_ms < 0)
+                wait_ms = MIN (wait_ms * 2, COMPAT_BACKOFF_MAX_MS);
               continue;
             }
           g_propagate_prefixed_error (error, g_steal_pointer (&error_local),
