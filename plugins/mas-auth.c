@@ -96,6 +96,35 @@ read_client_secret (MasAuth *self, GError **error)
   return NULL;
 }
 
+/* The host's look at auth_metadata got no answer (a 5xx, a 429, nothing):
+ * ask once more, and report what keeps it from answering. */
+static gchar *
+ask_auth_metadata (MxprovContext *context, GError **error)
+{
+  g_autoptr(json_object) metadata = NULL;
+  const gchar *token_endpoint;
+
+  metadata = mxprov_http_request (mxprov_context_get_http (context), "GET",
+                                  "/_matrix/client/v1/auth_metadata", NULL, NULL, NULL, error);
+  if (metadata == NULL)
+    {
+      g_prefix_error (error, "cannot tell whether login on this server is delegated to MAS "
+                      "(mas-url= would say where MAS is); nothing was sent or created: ");
+      return NULL;
+    }
+  if (!json_object_object_get_ex (metadata,
+                                  "org.matrix.matrix-authentication-service.graphql_endpoint", NULL))
+    {
+      g_set_error_literal (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
+                           "login on this server is delegated to a service that does not describe "
+                           "itself as the Matrix Authentication Service; if it is MAS, set mas-url= "
+                           "in the [auth] group; nothing was sent or created");
+      return NULL;
+    }
+  token_endpoint = mxprov_json_get_string (metadata, "token_endpoint", error);
+  return token_endpoint != NULL ? mas_base_from_token_endpoint (token_endpoint, error) : NULL;
+}
+
 /* MAS backs Synapse only (backends-2026.md 1.1: Tuwunel answers
  * auth_metadata for its own OIDC server, and takes no MAS tokens). Decided
  * from what the host learnt without credentials, so a wrong server never
@@ -121,6 +150,8 @@ find_mas (MasAuth *self, MxprovContext *context, GError **error)
   if (g_strcmp0 (service, "MAS") == 0)
     return mas_base_from_token_endpoint (mxprov_context_get (context, "server.oauth_token_endpoint"),
                                          error);
+  if (issuer == NULL && mxprov_context_has (context, "server.oauth_unknown"))
+    return ask_auth_metadata (context, error);
   if (issuer != NULL)
     g_set_error (error, MXPROV_PROVISION_ERROR, MXPROV_PROVISION_ERROR_UNSUPPORTED,
                  "login on this server is delegated to %s, which does not describe itself as the "

@@ -104,6 +104,14 @@ identify (MxprovProbe *self, MxprovHttp *http)
     }
 }
 
+static gboolean
+answered_4xx (const GError *error)
+{
+  guint status = error->domain == MXPROV_HTTP_ERROR ? mxprov_http_error_get_status (error)
+                                                    : mxprov_matrix_error_get_status (error);
+  return status >= 400 && status < 500 && status != 429;
+}
+
 static void
 read_oauth (MxprovProbe *self, MxprovHttp *http)
 {
@@ -114,10 +122,22 @@ read_oauth (MxprovProbe *self, MxprovHttp *http)
 
   for (gsize i = 0; i < G_N_ELEMENTS (metadata_paths) && self->oauth_issuer == NULL; i++)
     {
-      g_autoptr(json_object) metadata = try_get (http, metadata_paths[i]);
+      g_autoptr(GError) error = NULL;
+      g_autoptr(json_object) metadata = mxprov_http_request (http, "GET", metadata_paths[i], NULL,
+                                                             NULL, NULL, &error);
+      if (metadata == NULL)
+        {
+          g_debug ("probe: GET %s: %s", metadata_paths[i], error->message);
+          /* a 4xx is an answer (not delegated); no answer, a 5xx or a 429
+           * leaves it unknown */
+          if (!answered_4xx (error))
+            self->oauth_unknown = TRUE;
+          continue;
+        }
       self->oauth_issuer = member_string (metadata, "issuer");
       if (self->oauth_issuer == NULL)
         continue;
+      self->oauth_unknown = FALSE;
       self->oauth_token_endpoint = member_string (metadata, "token_endpoint");
       /* Synapse passes MAS's own discovery document through, and only MAS
        * has this key (backends-2026.md 1.1) */
@@ -312,6 +332,8 @@ mxprov_probe_fill_context (const MxprovProbe *self, MxprovContext *context)
                         MXPROV_CONTEXT_FLAG_NONE);
   if (self->mas)
     mxprov_context_set (context, "server.oauth_service", "MAS", MXPROV_CONTEXT_FLAG_NONE);
+  if (self->oauth_issuer == NULL && self->oauth_unknown)
+    mxprov_context_set (context, "server.oauth_unknown", "true", MXPROV_CONTEXT_FLAG_NONE);
   mxprov_context_set (context, "server.advice", self->advice, MXPROV_CONTEXT_FLAG_NONE);
 }
 
@@ -357,6 +379,8 @@ mxprov_probe_to_json (const MxprovProbe *self)
   json_object_object_add (obj, "oauth_issuer", string_or_null (self->oauth_issuer));
   json_object_object_add (obj, "oauth_token_endpoint", string_or_null (self->oauth_token_endpoint));
   json_object_object_add (obj, "oauth_service", string_or_null (self->mas ? "MAS" : NULL));
+  json_object_object_add (obj, "oauth_unknown", json_object_new_boolean (self->oauth_issuer == NULL
+                                                                         && self->oauth_unknown));
   json_object_object_add (obj, "synapse_admin_api", json_object_new_boolean (self->synapse_admin_api));
   json_object_object_add (obj, "shared_secret_endpoint", json_object_new_boolean (self->shared_secret_endpoint));
   json_object_object_add (obj, "registration_open", json_object_new_boolean (self->registration_open));
@@ -384,7 +408,10 @@ mxprov_probe_print (const MxprovProbe *self)
           self->software_source != NULL ? ")" : "");
   printf ("client API:         %s\n", *versions != '\0' ? versions : "(no versions listed)");
   printf ("password login:     %s\n", self->password_login ? "yes" : "no");
-  printf ("login delegated to: %s%s\n", self->oauth_issuer != NULL ? self->oauth_issuer : "no one (the server's own)",
+  printf ("login delegated to: %s%s\n",
+          self->oauth_issuer != NULL ? self->oauth_issuer
+          : self->oauth_unknown ? "unknown (auth_metadata did not answer; -v says why)"
+                                : "no one (the server's own)",
           self->mas ? " (Matrix Authentication Service)" : "");
   if (self->oauth_token_endpoint != NULL)
     printf ("token endpoint:     %s\n", self->oauth_token_endpoint);

@@ -21,6 +21,7 @@ typedef struct {
   gchar *oauth_issuer;    /* login delegated to this OAuth 2.0 issuer, or NULL */
   gchar *oauth_token_endpoint; /* the issuer's token endpoint, or NULL */
   gboolean mas;           /* the issuer is the Matrix Authentication Service */
+  gboolean oauth_unknown; /* auth_metadata did not answer (5xx, 429, no answer) */
   gboolean synapse_admin_api; /* /_synapse/admin/v1/server_version answered */
   gboolean shared_secret_endpoint; /* GET /_synapse/admin/v1/register gave a nonce */
   gboolean registration_open;      /* POST /register answered with flows */
@@ -52,7 +53,8 @@ MxprovProbe *mxprov_probe_run (MxprovHttp *http, MxprovProbeFlags flags, GError 
  * must refuse a server they cannot serve before sending any credential;
  * with login delegated, server.oauth_token_endpoint too, and
  * server.oauth_service "MAS" when the issuer is the Matrix Authentication
- * Service. */
+ * Service; server.oauth_unknown when auth_metadata did not answer at all,
+ * so that nobody can tell. */
 void mxprov_probe_fill_context (const MxprovProbe *self, MxprovContext *context);
 
 /* "Conduit 0.10.12", "Synapse", or "an unidentified homeserver" */

@@ -1,7 +1,8 @@
 /* test-faults-mas.c: the fault-injection matrix of the MAS pipeline
  * (examples/mas.conf on the test homeserver's mas flavour).
  *
- * For every request that pipeline makes to MAS and to Synapse, and every
+ * For every request that pipeline makes to MAS and to Synapse (from the
+ * host's look at auth_metadata before the auth step on), and every
  * way an answer can go wrong, run the real mxprov binary against a fresh
  * server and check the end state: either one complete account (in MAS and
  * Synapse, the bundle's password set in MAS, exactly one marked room, the
@@ -38,6 +39,8 @@ typedef struct {
 } RequestCase;
 
 static const RequestCase requests[] = {
+  /* the host's look before the auth step: the stable and the unstable path */
+  { "GET auth_metadata", "GET", "/_matrix/client/*/auth_metadata", 0, "MAS", FALSE },
   { "POST admin token", "POST", "/oauth2/token", 0, "MAS", FALSE },
   { "GET MAS version", "GET", "/api/admin/v1/version", 0, "MAS", FALSE },
   { "GET site config", "GET", "/api/admin/v1/site-config", 0, "MAS", FALSE },
